@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/graphsoar/graphsoar/internal/fixtures"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/rules.schema.json")
+
+type result struct {
+	out, err string
+	code     int
+}
+
+// cli runs one command line in-process, as main would.
+func cli(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, stdio{in: strings.NewReader(stdin), out: &out, err: &errb})
+	code := exitCode(err, &errb)
+	return result{out: out.String(), err: errb.String(), code: code}
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func fixtureFile(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, fixtures.Read(name), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	if r := cli(t, nil, "", "validate", "--rules", "../../rules"); r.code != 0 || !strings.Contains(r.err, "ok") {
+		t.Errorf("starter rules: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	dir := writeFiles(t, map[string]string{
+		"a.yaml": "rules:\n  - id: r\n    order: 1\n    when: incident.severty == \"high\"\n    actions:\n      - set_status: closed\n",
+	})
+	r := cli(t, nil, "", "validate", "--rules", dir)
+	want := filepath.Join(dir, "a.yaml") + `:4:20: type incident.Incident has no field severty (did you mean "severity"?)` + "\n" +
+		filepath.Join(dir, "a.yaml") + `:6:21: set_status: status: "closed" is not one of active, inProgress, resolved` + "\n"
+	if r.code != 1 || r.out != want {
+		t.Errorf("exit %d, output:\n%s\nwant:\n%s", r.code, r.out, want)
+	}
+	if r := cli(t, nil, "", "validate", "--bogus"); r.code != 2 {
+		t.Errorf("unknown flag: exit %d", r.code)
+	}
+}
+
+func TestEnvironmentBinding(t *testing.T) {
+	t.Parallel()
+	bad := writeFiles(t, map[string]string{"a.yaml": "rules: 5\n"})
+	if r := cli(t, map[string]string{"GRAPHSOAR_RULES": bad}, "", "validate"); r.code != 1 {
+		t.Errorf("GRAPHSOAR_RULES not used: exit %d %s", r.code, r.err)
+	}
+	if r := cli(t, map[string]string{"GRAPHSOAR_RULES": bad}, "", "validate", "--rules", "../../rules"); r.code != 0 {
+		t.Errorf("the flag must win over the environment: exit %d %s%s", r.code, r.out, r.err)
+	}
+}
+
+// plan is the JSON contract of eval.
+type plan struct {
+	Incident string `json:"incident"`
+	Tenant   string `json:"tenant"`
+	Matches  []struct {
+		Rule    string `json:"rule"`
+		Actions []struct {
+			Type   string         `json:"type"`
+			Params map[string]any `json:"params"`
+		} `json:"actions"`
+	} `json:"matches"`
+}
+
+func TestEvalJSON(t *testing.T) {
+	t.Parallel()
+	r := cli(t, nil, "", "eval", "--rules", "../../rules", "--event", fixtureFile(t, "redteam-created.json"), "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	var p plan
+	if err := json.Unmarshal([]byte(r.out), &p); err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
+	}
+	if p.Incident != "4212" || p.Tenant != "3f2c1a9e-7b44-4d6a-9c1e-5a8b2f0d4e71" || len(p.Matches) != 1 || p.Matches[0].Rule != "close-red-team-tests" {
+		t.Fatalf("plan %+v", p)
+	}
+	a := p.Matches[0].Actions
+	if a[0].Type != "classify" || a[0].Params["classification"] != "informationalExpectedActivity" || a[1].Params["status"] != "resolved" {
+		t.Errorf("actions %+v", a)
+	}
+	if tags, _ := a[2].Params["tags"].([]any); len(tags) != 1 || tags[0] != "red-team" {
+		t.Errorf("tag params %+v: a list must stay a list", a[2].Params)
+	}
+}
+
+func TestEvalText(t *testing.T) {
+	t.Parallel()
+	r := cli(t, nil, "", "eval", "--rules", "../../rules", "--event", fixtureFile(t, "phishing-created.json"))
+	for _, want := range []string{"incident 4213", "match phishing-triage", "set_status", "status=inProgress"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, r.out)
+		}
+	}
+}
+
+func TestEvalJSONLines(t *testing.T) {
+	t.Parallel()
+	compact := func(name string) string {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, fixtures.Read(name)); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	stdin := compact("ransomware-created.json") + "\n" +
+		`{"specversion":"1.0","id":"broken-1","type":"com.microsoft.graph.security.incident.created","data":{"id":"9","severity":5}}` + "\n" +
+		"\n" + compact("redteam-created.json") + "\n" +
+		compact("thin-reference.json") + "\n"
+	r := cli(t, nil, stdin, "eval", "--rules", "../../rules", "--event", "-", "--format", "json")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1 for the bad lines", r.code)
+	}
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d plans, want 2:\n%s", len(lines), r.out)
+	}
+	for i, want := range []string{"4211", "4212"} {
+		var p plan
+		if err := json.Unmarshal([]byte(lines[i]), &p); err != nil || p.Incident != want {
+			t.Errorf("line %d: %v %+v", i, err, p)
+		}
+	}
+	for _, want := range []string{
+		"stdin:2: event broken-1: data.severity: cannot use JSON number as string",
+		"stdin:5: event b6f7c0de-0005 names incident 4213 without its data",
+		"2 of 5 events could not be evaluated",
+	} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.err)
+		}
+	}
+}
+
+func TestEvalErrors(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"specversion":"1.0","id":"e9","type":"x","data":{"id":"1"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--event", bad}, 1, `bad.json: event e9: type: "x" is not`},
+		{[]string{}, 2, "--event is required"},
+		{[]string{"--event", bad, "--format", "yaml"}, 2, `--format: "yaml" is not json or text`},
+		{[]string{"--event", bad, "--rules", "/nonexistent"}, 1, "rules not valid"},
+	} {
+		r := cli(t, nil, "", append([]string{"eval", "--rules", "../../rules"}, tt.args...)...)
+		if r.code != tt.code || !strings.Contains(r.err, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, r.code, r.err, tt.code, tt.want)
+		}
+	}
+}
+
+func TestRuleTestCommand(t *testing.T) {
+	t.Parallel()
+	r := cli(t, nil, "", "test", "--rules", "../../rules")
+	if r.code != 0 || !strings.Contains(r.out, "rule tests passed") {
+		t.Fatalf("starter rule tests: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	dir := writeFiles(t, map[string]string{
+		"r.yaml":            "rules:\n  - {id: r, order: 1, when: 'true', actions: [{tag: x}]}\n",
+		"cases/a_test.yaml": "tests:\n  - name: expects nothing\n    event: ev.json\n    expect: {matches: []}\n",
+		"cases/ev.json":     string(fixtures.Read("redteam-created.json")),
+	})
+	r = cli(t, nil, "", "test", "--rules", dir, filepath.Join(dir, "cases"))
+	if r.code != 1 || !strings.Contains(r.out, "FAIL") || !strings.Contains(r.out, "  + match r") {
+		t.Errorf("failing test: exit %d\n%s", r.code, r.out)
+	}
+	r = cli(t, nil, "", "test", "--rules", dir, filepath.Join(dir, "cases"), "--run", "nothing-matches-this")
+	if r.code != 1 || !strings.Contains(r.err, "no rule tests") {
+		t.Errorf("no cases selected: exit %d %s", r.code, r.err)
+	}
+}
+
+func TestSchema(t *testing.T) {
+	t.Parallel()
+	r := cli(t, nil, "", "schema")
+	var s map[string]any
+	if err := json.Unmarshal([]byte(r.out), &s); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, %v", r.code, err)
+	}
+	for _, name := range []string{"classify", "set_status", "assign", "tag", "comment", "block_file_hash", "informationalExpectedActivity"} {
+		if !strings.Contains(r.out, `"`+name+`"`) {
+			t.Errorf("schema lacks %q", name)
+		}
+	}
+	const committed = "../../docs/rules.schema.json"
+	if *update {
+		if err := os.WriteFile(committed, []byte(r.out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(committed)
+	if err != nil || string(b) != r.out {
+		t.Errorf("%s is stale (go test ./cmd/graphsoar -run TestSchema -update): %v", committed, err)
+	}
+}
+
+func TestExitCodePrintsOnce(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	if code := exitCode(&exitError{code: 3, err: errors.New("boom")}, &b); code != 3 || b.String() != "graphsoar: boom\n" {
+		t.Errorf("code %d output %q", code, b.String())
+	}
+	b.Reset()
+	if code := exitCode(&exitError{code: 1}, &b); code != 1 || b.Len() != 0 {
+		t.Errorf("silent exit: code %d output %q", code, b.String())
+	}
+}

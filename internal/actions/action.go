@@ -1,0 +1,153 @@
+// Package actions is graphsoar's catalogue of response actions: what each action
+// is called in rule files, which parameters it takes and how they are checked,
+// and what Graph write it turns into. It knows the incident model and nothing of
+// NATS or HTTP; the Graph calls go through the Graph interface.
+package actions
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ParamKind is the type of an action parameter after templating.
+type ParamKind int
+
+// Parameter kinds.
+const (
+	String     ParamKind = iota // a string (templates render into it)
+	StringList                  // a list of strings (a single string is a one-item list)
+)
+
+// Param describes one parameter of an action.
+type Param struct {
+	Name     string
+	Kind     ParamKind
+	Required bool
+	// Enum, when set, is the list of allowed values (Graph's camelCase enum values).
+	Enum []string
+	// NonEmpty rejects "" (or an empty list) even when the parameter is optional.
+	NonEmpty bool
+	// Item, when set, checks each value (each item of a list).
+	Item func(string) error
+	Doc  string
+}
+
+// Spec describes an action: its rule-file name, its parameters and the
+// parameter a shorthand value (a scalar or a sequence instead of a mapping) sets.
+type Spec struct {
+	Name      string
+	Doc       string
+	Params    []Param
+	Shorthand string
+	Example   string
+}
+
+// Param returns the parameter called name.
+func (s Spec) Param(name string) (Param, bool) {
+	for _, p := range s.Params {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
+}
+
+// ParamNames lists the parameter names in declaration order.
+func (s Spec) ParamNames() []string {
+	names := make([]string, len(s.Params))
+	for i, p := range s.Params {
+		names[i] = p.Name
+	}
+	return names
+}
+
+// Params are an action's parameters after templating: each value is a string or
+// a []string, as its Param.Kind says.
+type Params map[string]any
+
+// String returns the string parameter name ("" when absent).
+func (p Params) String(name string) string {
+	s, _ := p[name].(string)
+	return s
+}
+
+// List returns the list parameter name (nil when absent).
+func (p Params) List(name string) []string {
+	l, _ := p[name].([]string)
+	return l
+}
+
+// CheckValue checks one parameter value (a string or []string) against its
+// declaration. The error names the parameter.
+func (p Param) CheckValue(v any) error {
+	switch p.Kind {
+	case String:
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("%s: want a string, got %T", p.Name, v)
+		}
+		return p.checkItem(s)
+	case StringList:
+		l, ok := v.([]string)
+		if !ok {
+			return fmt.Errorf("%s: want a list of strings, got %T", p.Name, v)
+		}
+		if len(l) == 0 && (p.NonEmpty || p.Required) {
+			return fmt.Errorf("%s: empty list", p.Name)
+		}
+		for _, s := range l {
+			if err := p.checkItem(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p Param) checkItem(s string) error {
+	if s == "" && (p.NonEmpty || (p.Required && p.Kind == String && p.Enum != nil)) {
+		return fmt.Errorf("%s: empty", p.Name)
+	}
+	if p.Enum != nil && !slices.Contains(p.Enum, s) {
+		return fmt.Errorf("%s: %q is not one of %s%s", p.Name, s, strings.Join(p.Enum, ", "), suggest(s, p.Enum))
+	}
+	if p.Item != nil {
+		if err := p.Item(s); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// Check checks a whole set of rendered parameters: every required one present,
+// no unknown one, every value valid.
+func (s Spec) Check(params Params) error {
+	for _, p := range s.Params {
+		v, ok := params[p.Name]
+		if !ok {
+			if p.Required {
+				return fmt.Errorf("%s: missing", p.Name)
+			}
+			continue
+		}
+		if err := p.CheckValue(v); err != nil {
+			return err
+		}
+	}
+	for name := range params {
+		if _, ok := s.Param(name); !ok {
+			return fmt.Errorf("%s: unknown parameter of %s", name, s.Name)
+		}
+	}
+	return nil
+}
+
+// suggest returns ` (did you mean "x"?)` for the closest candidate, when one is
+// close enough, comparing without case first (PascalCase enum values).
+func suggest(got string, candidates []string) string {
+	if m := Closest(got, candidates); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return ""
+}

@@ -1,0 +1,43 @@
+package actions
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// Target names the incident an action runs for.
+type Target struct {
+	Tenant     string
+	IncidentID string
+}
+
+// Effect is one non-idempotent write an Effector asks for.
+type Effect struct {
+	Action string // "comment" or "block_file_hash"
+	Rule   string
+	// Key identifies the write for the idempotency store: equal keys mean the same
+	// write, which must happen once. It is safe as a NATS KV key.
+	Key     string
+	Comment string // comment: the text
+	Hash    string // block_file_hash: the lower-case hash
+	Reason  string // block_file_hash: the action reason
+}
+
+// commentKey: the same text from the same rule, once per incident.
+func commentKey(t Target, rule, text string) string {
+	return "comment." + digest(t.Tenant, t.IncidentID, rule, text)
+}
+
+// blockKey: a hash, once per tenant.
+func blockKey(t Target, hash string) string {
+	return "block." + digest(t.Tenant, hash)
+}
+
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:40]
+}

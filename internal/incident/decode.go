@@ -1,0 +1,249 @@
+package incident
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DecodeError says why an event could not be read: which event (its id, when it
+// could be read) and which field.
+type DecodeError struct {
+	EventID string
+	Field   string
+	Msg     string
+	Err     error
+}
+
+func (e *DecodeError) Error() string {
+	var b strings.Builder
+	b.WriteString("event")
+	if e.EventID != "" {
+		b.WriteString(" " + e.EventID)
+	}
+	if e.Field != "" {
+		b.WriteString(": " + e.Field)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// envelope is the CloudEvents structured-mode JSON object.
+type envelope struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject"`
+	Time            string    `json:"time"`
+	TenantID        string    `json:"tenantid"`
+	DataContentType string    `json:"datacontenttype"`
+	Data            *Incident `json:"data"`
+}
+
+// Decode reads one event: a CloudEvents 1.0 structured-mode envelope whose data
+// is a Graph incident (or only {"id": ...}, a thin event), or a bare Graph
+// incident. It checks what the worker relies on (an incident id, a known change
+// type, a consistent tenant and subject) and returns a *DecodeError naming the
+// event and field otherwise. Unknown properties, evidence types and enum values
+// are accepted.
+func Decode(b []byte) (*Event, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, &DecodeError{Msg: "empty"}
+	}
+	if b[0] != '{' {
+		return nil, &DecodeError{Msg: "not a JSON object"}
+	}
+	// A bare incident has no "specversion"; decoding it straight away saves a
+	// second pass.
+	if !bytes.Contains(b, []byte(`"specversion"`)) {
+		return decodeBare(b)
+	}
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, jsonError(b, env.ID, err)
+	}
+	if env.SpecVersion == "" {
+		return decodeBare(b)
+	}
+	doc := append([]byte(nil), b...)
+	if env.Data != nil {
+		env.Data.link(doc, "data")
+	}
+	return fromEnvelope(&env)
+}
+
+func fromEnvelope(env *envelope) (*Event, error) {
+	fail := func(field, format string, args ...any) (*Event, error) {
+		return nil, &DecodeError{EventID: env.ID, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if env.SpecVersion != "1.0" {
+		return fail("specversion", "%q is not supported (want \"1.0\")", env.SpecVersion)
+	}
+	if env.ID == "" {
+		return fail("id", "missing")
+	}
+	if ct := env.DataContentType; ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fail("datacontenttype", "%q is not application/json", ct)
+	}
+	ev := &Event{ID: env.ID, Source: env.Source, Tenant: env.TenantID, Form: FormEnvelope}
+	switch env.Type {
+	case TypeCreated:
+		ev.Type = Created
+	case TypeUpdated:
+		ev.Type = Updated
+	case "":
+		return fail("type", "missing")
+	default:
+		return fail("type", "%q is not %s or %s", env.Type, TypeCreated, TypeUpdated)
+	}
+	inc := env.Data
+	if inc == nil {
+		return fail("data", "missing")
+	}
+	if inc.ID == "" {
+		return fail("data.id", "missing")
+	}
+	if env.Subject != "" && env.Subject != inc.ID {
+		return fail("subject", "%q does not match data.id %q", env.Subject, inc.ID)
+	}
+	if inc.TenantID != "" {
+		if ev.Tenant == "" {
+			ev.Tenant = inc.TenantID
+		} else if ev.Tenant != inc.TenantID {
+			return fail("tenantid", "%q does not match data.tenantId %q", ev.Tenant, inc.TenantID)
+		}
+	}
+	if env.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, env.Time)
+		if err != nil {
+			return fail("time", "%q is not an RFC 3339 time", env.Time)
+		}
+		ev.Time = t
+	} else {
+		ev.Time = inc.LastUpdateDateTime
+	}
+	ev.IncidentID = inc.ID
+	ev.Incident = inc
+	if isThin(inc) {
+		ev.Form = FormThin
+	}
+	return ev, nil
+}
+
+func decodeBare(b []byte) (*Event, error) {
+	var inc Incident
+	if err := json.Unmarshal(b, &inc); err != nil {
+		return nil, jsonError(b, "", err)
+	}
+	inc.link(append([]byte(nil), b...), "")
+	if inc.ID == "" {
+		return nil, &DecodeError{Field: "id", Msg: "missing (neither a CloudEvents envelope nor a Graph incident)"}
+	}
+	ev := &Event{
+		Type:       Updated,
+		Time:       inc.LastUpdateDateTime,
+		Tenant:     inc.TenantID,
+		IncidentID: inc.ID,
+		Form:       FormBare,
+		Incident:   &inc,
+	}
+	if isThin(&inc) {
+		ev.Form = FormThin
+	} else if inc.CreatedDateTime.Equal(inc.LastUpdateDateTime) {
+		ev.Type = Created
+	}
+	ev.ID = ev.Key()
+	if ev.ID == "" {
+		ev.ID = inc.ID
+	}
+	return ev, nil
+}
+
+// isThin reports whether inc names an incident without describing it: a Graph
+// incident always has a status, a severity and its timestamps.
+func isThin(inc *Incident) bool {
+	return inc.Status == "" && inc.Severity == "" && inc.CreatedDateTime.IsZero() &&
+		inc.LastUpdateDateTime.IsZero() && inc.DisplayName == "" && len(inc.Alerts) == 0
+}
+
+// DecodeIncident reads a bare Graph incident (as GET /security/incidents/{id}
+// returns it).
+func DecodeIncident(b []byte) (*Incident, error) {
+	var inc Incident
+	if err := json.Unmarshal(b, &inc); err != nil {
+		return nil, jsonError(b, "", err)
+	}
+	if inc.ID == "" {
+		return nil, &DecodeError{Field: "id", Msg: "missing"}
+	}
+	inc.link(append([]byte(nil), b...), "")
+	return &inc, nil
+}
+
+// jsonError turns an encoding/json error on document b into a DecodeError
+// naming the field.
+func jsonError(b []byte, eventID string, err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return &DecodeError{EventID: eventID, Field: te.Field, Msg: fmt.Sprintf("cannot use JSON %s as %s", te.Value, te.Type), Err: err}
+	case errors.As(err, &se):
+		return &DecodeError{EventID: eventID, Msg: fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se), Err: err}
+	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		field := locateString(b, strings.Trim(pe.Value, `"`))
+		return &DecodeError{EventID: eventID, Field: field, Msg: fmt.Sprintf("%q is not an RFC 3339 time", pe.Value), Err: err}
+	}
+	return &DecodeError{EventID: eventID, Msg: err.Error(), Err: err}
+}
+
+// locateString returns the path ("data.alerts[0].createdDateTime") of the first
+// string property of the JSON document b whose value is v, or "". It is the slow
+// path that names the field of a bad time, which encoding/json does not report.
+func locateString(b []byte, v string) string {
+	var doc any
+	if json.Unmarshal(b, &doc) != nil {
+		return ""
+	}
+	var walk func(path string, n any) string
+	walk = func(path string, n any) string {
+		switch n := n.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(n))
+			for k := range n {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if s, ok := n[k].(string); ok && s == v {
+					return p
+				}
+				if found := walk(p, n[k]); found != "" {
+					return found
+				}
+			}
+		case []any:
+			for i, x := range n {
+				if found := walk(fmt.Sprintf("%s[%d]", path, i), x); found != "" {
+					return found
+				}
+			}
+		}
+		return ""
+	}
+	return walk("", doc)
+}

@@ -1,0 +1,48 @@
+package incident
+
+import "encoding/json"
+
+// link sets each evidence item's Type from its "@odata.type" and remembers the
+// document the incident came from, so Evidence.Get can read properties outside
+// the typed union without the decoder keeping a copy of every item.
+func (inc *Incident) link(doc []byte, path string) {
+	inc.raw, inc.rawPath = doc, path
+	for ai, a := range inc.Alerts {
+		if a == nil {
+			continue
+		}
+		for ei, e := range a.Evidence {
+			if e == nil {
+				continue
+			}
+			e.Type = ShortType(e.ODataType)
+			e.owner, e.alert, e.index = inc, ai, ei
+		}
+	}
+}
+
+// rawEvidence returns the JSON object of evidence ei of alert ai, decoded
+// generically, or nil.
+func (inc *Incident) rawEvidence(ai, ei int) map[string]any {
+	inc.treeOnce.Do(func() {
+		var doc map[string]any
+		if json.Unmarshal(inc.raw, &doc) != nil {
+			return
+		}
+		if inc.rawPath != "" {
+			doc, _ = doc[inc.rawPath].(map[string]any)
+		}
+		inc.tree = doc
+	})
+	alerts, _ := inc.tree["alerts"].([]any)
+	if ai >= len(alerts) {
+		return nil
+	}
+	alert, _ := alerts[ai].(map[string]any)
+	evidence, _ := alert["evidence"].([]any)
+	if ei >= len(evidence) {
+		return nil
+	}
+	obj, _ := evidence[ei].(map[string]any)
+	return obj
+}

@@ -1,0 +1,141 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/graphsoar/graphsoar/internal/actions"
+)
+
+// compiler compiles the expressions of one load against its lists.
+type compiler struct {
+	lists  Lists
+	fields map[string]int
+}
+
+// exprError is a compile problem at a rune offset of the expression source.
+type exprError struct {
+	off int
+	msg string
+}
+
+// compile compiles one expression (a condition when asBool). Problems are
+// returned with rune offsets into src.
+func (c *compiler) compile(src string, asBool bool) (*vm.Program, []exprError) {
+	chk := &nameCheck{lists: c.lists, fields: c.fields}
+	opts := []expr.Option{expr.Patch(chk)}
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	prog, err := expr.Compile(src, exprOptions(opts...)...)
+	errs := chk.errs
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			errs = append(errs, exprError{off: offsetOf(src, fe.Line, fe.Column), msg: hint(fe.Message)})
+		} else {
+			errs = append(errs, exprError{msg: hint(err.Error())})
+		}
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].off < errs[j].off })
+		return nil, dedupe(errs)
+	}
+	return prog, nil
+}
+
+func dedupe(errs []exprError) []exprError {
+	out := errs[:0]
+	for i, e := range errs {
+		if i > 0 && e == errs[i-1] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// offsetOf converts expr's 1-based line and 0-based rune column to a rune offset.
+func offsetOf(src string, line, col int) int {
+	off, l := 0, 1
+	for _, r := range src {
+		if l >= line {
+			break
+		}
+		off++
+		if r == '\n' {
+			l++
+		}
+	}
+	return off + col
+}
+
+// nameCheck is an expr visitor that rejects names the type checker cannot see
+// (unknown list names, as lists is a map, and unknown fields given to
+// changed()) and makes optional chains nil-safe in comparisons: expr types
+// previous?.severity as a string and compares it with a string-only
+// instruction that fails on nil, so such an operand is passed through
+// optional(), typed any, which selects the generic comparison.
+type nameCheck struct {
+	lists  Lists
+	fields map[string]int
+	errs   []exprError
+}
+
+func (c *nameCheck) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "==", "!=", "in", "contains", "startsWith", "endsWith", "matches":
+			for _, side := range []*ast.Node{&n.Left, &n.Right} {
+				if _, ok := (*side).(*ast.ChainNode); ok {
+					*side = &ast.CallNode{Callee: &ast.IdentifierNode{Value: optionalFunc}, Arguments: []ast.Node{*side}}
+				}
+			}
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != "lists" {
+			return
+		}
+		if s, ok := n.Property.(*ast.StringNode); ok {
+			if _, ok := c.lists[s.Value]; !ok {
+				c.errs = append(c.errs, exprError{off: n.Property.Location().From,
+					msg: fmt.Sprintf("unknown list %q%s", s.Value, didYouMean(s.Value, keys(c.lists)))})
+			}
+		}
+	case *ast.CallNode:
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok || id.Value != "changed" || len(n.Arguments) != 1 {
+			return
+		}
+		if s, ok := n.Arguments[0].(*ast.StringNode); ok {
+			if _, ok := c.fields[s.Value]; !ok {
+				c.errs = append(c.errs, exprError{off: n.Arguments[0].Location().From,
+					msg: fmt.Sprintf("changed(%q): not an incident property%s", s.Value, didYouMean(s.Value, keys(c.fields)))})
+			}
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func didYouMean(got string, candidates []string) string {
+	if m := actions.Closest(got, candidates); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return ""
+}

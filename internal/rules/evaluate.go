@@ -1,0 +1,95 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/graphsoar/graphsoar/internal/incident"
+)
+
+// Input is what one evaluation looks at.
+type Input struct {
+	Event *incident.Event
+	// Previous is the incident as last seen (nil on first sight).
+	Previous *incident.Incident
+	// Now is the evaluation time, for expires and now(); zero means time.Now().
+	Now time.Time
+}
+
+// Evaluate runs the rules against one event and returns the plan. Rules run in
+// order; disabled rules, expired rules and rules not triggered by the event's
+// change type are skipped; a matching rule with stop ends the evaluation. A
+// run-time error in one rule is recorded in Plan.Errors and the others still
+// run. Evaluate writes nothing and is safe for concurrent use. The event must
+// carry its incident (a thin event must be completed first).
+func (rs *RuleSet) Evaluate(in Input) *Plan {
+	ev := in.Event
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	plan := &Plan{Event: ev.ID, Incident: ev.IncidentID, Tenant: ev.Tenant, Matches: []Match{}}
+	env := &Env{
+		Incident: ev.Incident,
+		Previous: in.Previous,
+		Event:    &EventInfo{Type: string(ev.Type), ID: ev.ID, Time: ev.Time, Tenant: ev.Tenant},
+		Lists:    rs.lists,
+		Changed:  changedFunc(rs.fields, ev.Incident, in.Previous),
+		Now:      func() time.Time { return now },
+	}
+	m := rs.getVM()
+	defer rs.vms.Put(m)
+	var facts *scratch
+	if rs.index != nil {
+		facts = rs.index.candidates(ev.Incident)
+		defer rs.index.release(facts)
+	}
+	for i, r := range rs.rules {
+		if !r.Enabled || (!r.Expires.IsZero() && now.After(r.Expires)) {
+			continue
+		}
+		if (ev.Type == incident.Created && !r.onCreated) || (ev.Type == incident.Updated && !r.onUpdated) {
+			continue
+		}
+		if facts != nil && !rs.index.can(facts, i) {
+			continue
+		}
+		env.Rule = r.info
+		out, err := m.Run(r.cond, env)
+		if err != nil {
+			plan.Errors = append(plan.Errors, RuleError{Rule: r.ID, Error: "when: " + err.Error()})
+			continue
+		}
+		if matched, _ := out.(bool); !matched {
+			continue
+		}
+		match := Match{Rule: r.ID, Actions: make([]PlannedAction, 0, len(r.actions))}
+		var failed error
+		for _, a := range r.actions {
+			params, err := a.render(m, env)
+			if err != nil {
+				failed = fmt.Errorf("%s: %w", a.name, err)
+				break
+			}
+			match.Actions = append(match.Actions, PlannedAction{Type: a.name, Params: params})
+		}
+		if failed != nil {
+			plan.Errors = append(plan.Errors, RuleError{Rule: r.ID, Error: failed.Error()})
+		} else {
+			plan.Matches = append(plan.Matches, match)
+		}
+		if r.Stop {
+			break
+		}
+	}
+	return plan
+}
+
+func (rs *RuleSet) getVM() *vm.VM {
+	if m, ok := rs.vms.Get().(*vm.VM); ok {
+		return m
+	}
+	return &vm.VM{MemoryBudget: memoryBudget}
+}

@@ -1,0 +1,221 @@
+package rules
+
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/graphsoar/graphsoar/internal/actions"
+)
+
+// compileRule compiles a parsed rule's condition and actions; problems are
+// recorded on the loader and the result is nil when there were any.
+func (l *loader) compileRule(c *compiler, raw *rawRule) *Rule {
+	before := len(l.errs)
+	r := &Rule{
+		ID:          raw.id,
+		Description: raw.description,
+		Order:       raw.order,
+		Enabled:     raw.enabled,
+		Expires:     raw.expires,
+		When:        raw.when,
+		Stop:        raw.stop,
+		Pos:         raw.src.at(raw.node),
+		onCreated:   raw.onCreated,
+		onUpdated:   raw.onUpdated,
+		info:        &RuleInfo{ID: raw.id, Description: raw.description},
+	}
+	if raw.whenNode != nil {
+		prog, errs := c.compile(raw.when, true)
+		for _, e := range errs {
+			l.errorAt(raw.src.within(raw.whenNode, e.off), "%s", e.msg)
+		}
+		r.cond = prog
+	}
+	for _, ra := range raw.actions {
+		if a := l.compileAction(c, raw.src, ra); a != nil {
+			r.actions = append(r.actions, a)
+		}
+	}
+	if len(l.errs) > before {
+		return nil
+	}
+	return r
+}
+
+func (l *loader) compileAction(c *compiler, src *source, ra rawAction) *ruleAction {
+	act, ok := l.reg.Lookup(ra.name)
+	if !ok {
+		l.errorAt(src.at(ra.key), "unknown action %q%s (actions: %s)", ra.name, didYouMean(ra.name, l.reg.Names()), joinNames(l.reg.Names()))
+		return nil
+	}
+	spec := act.Spec()
+	before := len(l.errs)
+	values := map[string]*yaml.Node{}
+	switch ra.value.Kind {
+	case yaml.MappingNode:
+		l.eachKeyOf(src, ra.value, spec.Name+" parameter", spec.ParamNames(), func(key, val *yaml.Node) { values[key.Value] = val })
+	default:
+		if spec.Shorthand == "" {
+			l.errorAt(src.at(ra.value), "%s takes a mapping of parameters: %s", spec.Name, exampleOf(spec))
+			return nil
+		}
+		values[spec.Shorthand] = ra.value
+	}
+	a := &ruleAction{name: spec.Name, spec: spec}
+	static := true
+	for _, p := range spec.Params {
+		n, ok := values[p.Name]
+		if !ok {
+			if p.Required {
+				l.errorAt(src.at(ra.value), "%s: parameter %s missing (%s)", spec.Name, p.Name, exampleOf(spec))
+			}
+			continue
+		}
+		rp := l.compileParam(c, src, spec, p, n)
+		if rp == nil {
+			continue
+		}
+		for _, t := range rp.items {
+			if t.segs != nil || t.whole != nil {
+				static = false
+			}
+		}
+		a.params = append(a.params, rp)
+	}
+	if len(l.errs) > before {
+		return nil
+	}
+	if static {
+		params, err := a.renderWith(nil, nil)
+		if err == nil {
+			err = spec.Check(params)
+		}
+		if err != nil {
+			l.errorAt(src.at(ra.value), "%s: %v", spec.Name, err)
+			return nil
+		}
+		a.static = params
+	}
+	return a
+}
+
+// compileParam compiles one parameter value node.
+func (l *loader) compileParam(c *compiler, src *source, spec actions.Spec, p actions.Param, n *yaml.Node) *ruleParam {
+	rp := &ruleParam{param: p}
+	var nodes []*yaml.Node
+	switch {
+	case n.Kind == yaml.SequenceNode && p.Kind == actions.StringList:
+		rp.seq, nodes = true, n.Content
+	case n.Kind == yaml.ScalarNode:
+		nodes = []*yaml.Node{n}
+	default:
+		want := "a string"
+		if p.Kind == actions.StringList {
+			want = "a string or a list of strings"
+		}
+		l.errorAt(src.at(n), "%s: %s: want %s", spec.Name, p.Name, want)
+		return nil
+	}
+	ok := true
+	for _, item := range nodes {
+		if item.Kind != yaml.ScalarNode {
+			l.errorAt(src.at(item), "%s: %s: items must be strings", spec.Name, p.Name)
+			ok = false
+			continue
+		}
+		t := l.compileTemplate(c, src, spec, p, item)
+		if t == nil {
+			ok = false
+			continue
+		}
+		if t.segs == nil && t.whole == nil {
+			// A literal: check it now, at its own position, so that a typo is a
+			// load error.
+			var v any = t.lit
+			if p.Kind == actions.StringList {
+				v = []string{t.lit}
+			}
+			if err := p.CheckValue(v); err != nil {
+				l.errorAt(src.at(item), "%s: %v", spec.Name, err)
+				ok = false
+				continue
+			}
+		}
+		rp.items = append(rp.items, t)
+	}
+	if !ok {
+		return nil
+	}
+	return rp
+}
+
+// compileTemplate compiles one scalar that may hold {{ expr }} templates and
+// checks a whole template's type against the parameter.
+func (l *loader) compileTemplate(c *compiler, src *source, spec actions.Spec, p actions.Param, n *yaml.Node) *tmpl {
+	value := n.Value
+	if isNull(n) {
+		value = ""
+	}
+	parts, perr := splitTemplate(value)
+	if perr != nil {
+		l.errorAt(src.within(n, perr.off), "%s: %s: %s", spec.Name, p.Name, perr.msg)
+		return nil
+	}
+	t := &tmpl{lit: value}
+	failed := false
+	for _, part := range parts {
+		if !part.isExpr {
+			t.segs = append(t.segs, segment{text: part.text})
+			continue
+		}
+		prog, errs := c.compile(part.text, false)
+		for _, e := range errs {
+			l.errorAt(src.within(n, part.off+e.off), "%s: %s: %s", spec.Name, p.Name, e.msg)
+			failed = true
+		}
+		if prog == nil {
+			continue
+		}
+		t.segs = append(t.segs, segment{prog: prog})
+	}
+	if failed {
+		return nil
+	}
+	switch {
+	case len(parts) == 1 && parts[0].isExpr:
+		t.whole, t.segs = t.segs[0].prog, nil
+		typ := t.whole.Node().Type()
+		var err error
+		if p.Kind == actions.StringList {
+			err = checkListType(typ)
+		} else {
+			err = checkTextType(typ)
+		}
+		if err != nil {
+			l.errorAt(src.within(n, parts[0].off), "%s: %s: {{ %s }} %v", spec.Name, p.Name, parts[0].text, err)
+			return nil
+		}
+	case !hasExpr(parts):
+		t.segs = nil
+	}
+	return t
+}
+
+func hasExpr(parts []rawPart) bool {
+	for _, p := range parts {
+		if p.isExpr {
+			return true
+		}
+	}
+	return false
+}
+
+func exampleOf(s actions.Spec) string {
+	if s.Example == "" {
+		return "see graphsoar schema"
+	}
+	return "e.g. `" + s.Example + "`"
+}
+
+func joinNames(names []string) string { return strings.Join(names, ", ") }
