@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 )
@@ -245,4 +249,77 @@ func TestExitCodePrintsOnce(t *testing.T) {
 	if code := exitCode(&exitError{code: 1}, &b); code != 1 || b.Len() != 0 {
 		t.Errorf("silent exit: code %d output %q", code, b.String())
 	}
+}
+
+func TestGraphEmulatorCommand(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := freeAddr(t)
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"graph-emulator", "--listen", addr, "--open", "--rate-limit", "100/1s"}, func(string) string { return "" }, stdio{in: strings.NewReader(""), out: &out, err: &errb})
+	}()
+	var resp *http.Response
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		resp, err = http.Get("http://" + addr + "/v1.0/security/incidents/4211?$expand=alerts")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator not serving: %v (%s)", err, errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var inc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&inc); err != nil || inc["id"] != "4211" {
+		t.Errorf("GET 4211: %v %v", err, inc["id"])
+	}
+	resp.Body.Close()
+	if !strings.Contains(errb.String(), "incidents, open") {
+		t.Errorf("banner: %s", errb.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the emulator did not stop on cancel")
+	}
+	if r := cli(t, nil, "", "graph-emulator", "--rate-limit", "many"); r.code != 2 {
+		t.Errorf("bad --rate-limit: exit %d", r.code)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

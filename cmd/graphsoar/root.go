@@ -30,6 +30,7 @@ Graph writes.`,
 		newEvalCmd(s),
 		newTestCmd(s),
 		newSchemaCmd(s),
+		newEmulatorCmd(s),
 	)
 	return root
 }

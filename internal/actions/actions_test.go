@@ -217,3 +217,33 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
+
+func TestOperations(t *testing.T) {
+	t.Parallel()
+	reg := actions.Builtin()
+	h := strings.Repeat("cd", 32)
+	ops, err := reg.Operations(actions.Target{Tenant: "t", IncidentID: "1"}, []actions.Planned{
+		{Rule: "a", Type: "set_status", Params: actions.Params{"status": "resolved"}},
+		{Rule: "a", Type: "comment", Params: actions.Params{"comment": "hi"}},
+		{Rule: "b", Type: "tag", Params: actions.Params{"tags": []string{"x"}}},
+		{Rule: "b", Type: "block_file_hash", Params: actions.Params{"hashes": []string{h}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := ops.Desired.Value(actions.FieldStatus); v != "resolved" || !slices.Equal(ops.Desired.Tags(), []string{"x"}) {
+		t.Errorf("desired state: %+v", ops.Desired)
+	}
+	if len(ops.Effects) != 2 || ops.Effects[0].Action != "comment" || ops.Effects[1].Hash != h {
+		t.Errorf("effects: %+v", ops.Effects)
+	}
+	if _, err := reg.Operations(actions.Target{}, []actions.Planned{{Rule: "x", Type: "nope"}}); err == nil {
+		t.Error("unknown action accepted")
+	}
+	if f := reg.Fields(actions.Planned{Type: "classify", Params: actions.Params{"classification": "truePositive", "determination": "malware"}}); !slices.Equal(f, []actions.Field{"classification", "determination"}) {
+		t.Errorf("Fields(classify) = %v", f)
+	}
+	if f := reg.Fields(actions.Planned{Type: "comment", Params: actions.Params{"comment": "x"}}); f != nil {
+		t.Errorf("Fields(comment) = %v", f)
+	}
+}

@@ -1,0 +1,258 @@
+// Package graph is graphsoar's Microsoft Graph client: the calls the worker and
+// the producer make (get an incident with alerts, PATCH an incident, post a
+// comment, block a file hash with a beta security action, list incidents
+// changed since a time), built on msgraph-sdk-go's request builders and
+// adapter, with one credential per tenant.
+//
+// Responses are read as raw JSON into internal/incident's model, so a value
+// Graph adds to an enumeration never fails a call. Every failure is an *Error
+// classified once (see Error.Retryable). The client retries in-process with
+// Retry-After or jittered backoff (kiota's own retry handler is removed, so the
+// two never multiply), keeps each tenant under its configured rate limits, and
+// after a 429 holds every call of that tenant until the Retry-After has passed.
+// Secrets never appear in its errors or logs.
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+)
+
+// Client talks to Microsoft Graph for any number of tenants. It is safe for
+// concurrent use.
+type Client struct {
+	cfg           Config
+	log           *slog.Logger
+	observe       func(RequestEvent)
+	http          *http.Client
+	authTransport policy.Transporter
+	redact        *strings.Replacer
+	now           func() time.Time
+
+	mu      sync.Mutex
+	tenants map[string]*tenantClient
+}
+
+// RequestEvent describes one HTTP attempt, for metrics.
+type RequestEvent struct {
+	Tenant   string
+	Op       string // the operation kind: "get incident", "patch incident", ...
+	Status   int    // 0: no response
+	Duration time.Duration
+	Attempt  int
+	Err      *Error // nil on success
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithLogger sets the logger (retries at debug level, throttling at info).
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithObserver receives every HTTP attempt (for metrics). It must not block.
+func WithObserver(f func(RequestEvent)) Option { return func(c *Client) { c.observe = f } }
+
+// WithAuthTransport sets the HTTP transport of the token requests to Microsoft
+// Entra (a proxy, or a test authority).
+func WithAuthTransport(t policy.Transporter) Option { return func(c *Client) { c.authTransport = t } }
+
+// WithClock sets the clock used to read HTTP-date Retry-After values.
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+
+// New builds a client. It applies defaults, validates the configuration and
+// builds the credentials of the configured tenants, so a bad certificate or
+// mode fails here rather than on the first event.
+func New(cfg Config, opts ...Option) (*Client, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, log: slog.New(slog.DiscardHandler), tenants: map[string]*tenantClient{}, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	pairs := []string{}
+	for _, s := range cfg.secrets() {
+		pairs = append(pairs, s, redacted)
+	}
+	c.redact = strings.NewReplacer(pairs...)
+	c.http = newHTTPClient(cfg.Timeout)
+	for id := range cfg.Tenants {
+		if _, err := c.tenant(id); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Root returns the Graph root the client calls.
+func (c *Client) Root() string { return c.cfg.Root }
+
+// tenant returns the state of one tenant, creating it on first use.
+func (c *Client) tenant(id string) (*tenantClient, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.tenants[id]; ok {
+		return t, nil
+	}
+	cred, ok := c.cfg.Tenants[id]
+	if !ok {
+		if c.cfg.Default == nil {
+			return nil, fmt.Errorf("tenant %q is not configured", id)
+		}
+		cred = *c.cfg.Default
+	}
+	if id == "" {
+		return nil, errors.New("no tenant id")
+	}
+	auth, err := c.authProvider(id, cred)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %s", id, c.redact.Replace(err.Error()))
+	}
+	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, c.http)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", id, err)
+	}
+	adapter.SetBaseUrl(c.cfg.Root + "/v1.0")
+	t := &tenantClient{
+		id:      id,
+		adapter: adapter,
+		sdk:     msgraphsdk.NewGraphServiceClient(adapter),
+		limits: map[limitClass]*limiter{
+			incidentCalls: newLimiter(c.cfg.IncidentRate),
+			actionCalls:   newLimiter(c.cfg.SecurityActionRate),
+		},
+	}
+	c.tenants[id] = t
+	return t, nil
+}
+
+// errorMapping maps every error status to Graph's OData error.
+var errorMapping = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
+
+// call is one Graph operation.
+type call struct {
+	op         string // for messages: "patch incident 4211"
+	kind       string // for metrics: "patch incident"
+	tenant     string
+	class      limitClass
+	idempotent bool
+	send       func(ctx context.Context, t *tenantClient) error
+}
+
+// Info describes a completed operation, for audit.
+type Info struct {
+	RequestID string
+	Status    int
+	Attempts  int
+	Duration  time.Duration
+}
+
+// run performs a call with rate limiting and retries. A retryable failure is
+// tried again, up to MaxAttempts, after Graph's Retry-After or a jittered
+// backoff, unless the wait would exceed MaxRetryWait; a write that is not
+// idempotent is tried again only when Graph certainly did not apply it
+// (429, or the request never left). A 429 holds every call of the tenant
+// until its Retry-After has passed.
+func (c *Client) run(ctx context.Context, k call) (Info, error) {
+	start := c.now()
+	t, err := c.tenant(k.tenant)
+	if err != nil {
+		return Info{}, opError(k.op, k.tenant, ErrAuth, "%v", err)
+	}
+	for attempt := 1; ; attempt++ {
+		if err := t.wait(ctx, k.class); err != nil {
+			return Info{Attempts: attempt - 1}, fmt.Errorf("%s: %w", k.op, err)
+		}
+		rec := &record{}
+		actx, cancel := context.WithTimeout(withRecord(ctx, rec), c.cfg.Timeout)
+		began := time.Now()
+		err := k.send(actx, t)
+		cancel()
+		info := Info{RequestID: rec.requestID, Status: rec.status, Attempts: attempt, Duration: c.now().Sub(start)}
+		var gerr *Error
+		if err != nil {
+			if ctx.Err() != nil {
+				return info, fmt.Errorf("%s: %w", k.op, ctx.Err())
+			}
+			gerr = classify(k.op, k.tenant, rec, c.redactErr(err), c.now())
+			gerr.Attempts = attempt
+		}
+		if c.observe != nil {
+			c.observe(RequestEvent{Tenant: k.tenant, Op: k.kind, Status: rec.status, Duration: time.Since(began), Attempt: attempt, Err: gerr})
+		}
+		if gerr == nil {
+			return info, nil
+		}
+		if gerr.RetryAfter > 0 && (gerr.kind == ErrThrottled || gerr.Status == http.StatusServiceUnavailable) {
+			t.pause(c.now().Add(gerr.RetryAfter))
+			c.log.Info("graph throttled", "tenant", k.tenant, "op", k.op, "status", gerr.Status, "code", gerr.Code, "retry_after", gerr.RetryAfter)
+		}
+		safe := k.idempotent || gerr.kind == ErrThrottled || !gerr.sent
+		if !gerr.Retryable() || !safe || attempt >= c.cfg.MaxAttempts {
+			return info, gerr
+		}
+		wait := gerr.RetryAfter
+		if wait == 0 {
+			wait = c.backoff(attempt)
+		}
+		if wait > c.cfg.MaxRetryWait {
+			return info, gerr
+		}
+		c.log.Debug("graph retry", "tenant", k.tenant, "op", k.op, "attempt", attempt, "status", gerr.Status, "code", gerr.Code, "wait", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return info, fmt.Errorf("%s: %w", k.op, err)
+		}
+	}
+}
+
+// backoff is full-jitter exponential backoff: a random wait up to
+// BackoffBase·2^(attempt-1), at most BackoffMax.
+func (c *Client) backoff(attempt int) time.Duration {
+	ceiling := c.cfg.BackoffBase << min(attempt-1, 20)
+	if ceiling > c.cfg.BackoffMax || ceiling <= 0 {
+		ceiling = c.cfg.BackoffMax
+	}
+	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
+}
+
+// redactErr removes configured secrets from an error's text.
+func (c *Client) redactErr(err error) error {
+	msg := err.Error()
+	if clean := c.redact.Replace(msg); clean != msg {
+		return redactedError{msg: clean, err: err}
+	}
+	return err
+}
+
+// redactedError keeps the chain (for errors.As) but prints the cleaned text.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

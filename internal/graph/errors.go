@@ -1,0 +1,204 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+)
+
+// The kinds of Graph failure, for errors.Is. Every *Error is exactly one.
+var (
+	// ErrThrottled: 429; retryable after RetryAfter.
+	ErrThrottled = errors.New("graph: throttled")
+	// ErrUnavailable: 5xx, 408, timeouts and connection errors; retryable.
+	ErrUnavailable = errors.New("graph: unavailable")
+	// ErrAuth: 401, 403 or no token; retryable (a credential or a consent can be
+	// fixed without losing the event).
+	ErrAuth = errors.New("graph: not authorized")
+	// ErrNotFound: 404; permanent.
+	ErrNotFound = errors.New("graph: not found")
+	// ErrInvalid: any other 4xx, or a response that cannot be read; permanent.
+	ErrInvalid = errors.New("graph: invalid request")
+)
+
+// Error is a failed Graph operation. It is classified once, by Kind: Retryable
+// kinds are worth trying again (after RetryAfter when Graph gave one), the
+// others are permanent.
+type Error struct {
+	Op         string // "patch incident 4211"
+	Tenant     string
+	Status     int    // HTTP status; 0 when no response arrived
+	Code       string // Graph's error code ("activityLimitReached")
+	Message    string // Graph's error message
+	RequestID  string // Graph's request-id
+	RetryAfter time.Duration
+	Attempts   int
+	kind       error
+	sent       bool // the request may have reached Graph
+	Err        error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Op)
+	b.WriteString(": ")
+	switch {
+	case e.Status != 0:
+		b.WriteString(strconv.Itoa(e.Status))
+		if e.Code != "" {
+			b.WriteString(" " + e.Code)
+		}
+		if e.Message != "" {
+			b.WriteString(": " + e.Message)
+		}
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	default:
+		b.WriteString(e.kind.Error())
+	}
+	var extra []string
+	if e.RequestID != "" {
+		extra = append(extra, "request-id "+e.RequestID)
+	}
+	if e.RetryAfter > 0 {
+		extra = append(extra, "retry after "+e.RetryAfter.String())
+	}
+	if e.Attempts > 1 {
+		extra = append(extra, strconv.Itoa(e.Attempts)+" attempts")
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches the kind sentinel (ErrThrottled, ...).
+func (e *Error) Is(target error) bool { return target == e.kind }
+
+// Kind returns the kind sentinel.
+func (e *Error) Kind() error { return e.kind }
+
+// Retryable reports whether trying again may succeed.
+func (e *Error) Retryable() bool {
+	return e.kind == ErrThrottled || e.kind == ErrUnavailable || e.kind == ErrAuth
+}
+
+// Ambiguous reports whether a failed write may nevertheless have been applied:
+// the request was sent and no response says it was refused (a timeout, a lost
+// connection, a 5xx other than 503). A non-idempotent write that failed
+// ambiguously must be checked before it is sent again.
+func (e *Error) Ambiguous() bool {
+	if !e.sent {
+		return false
+	}
+	switch {
+	case e.Status == 0:
+		return true
+	case e.Status >= 500 && e.Status != http.StatusServiceUnavailable:
+		return true
+	}
+	return false
+}
+
+// IsRetryable reports whether err is a retryable *Error.
+func IsRetryable(err error) bool {
+	var ge *Error
+	return errors.As(err, &ge) && ge.Retryable()
+}
+
+// classify builds the *Error of a failed attempt from the response recorded
+// by the transport and the error the SDK returned.
+func classify(op, tenant string, rec *record, err error, now time.Time) *Error {
+	e := &Error{Op: op, Tenant: tenant, Status: rec.status, RequestID: rec.requestID, sent: rec.sent, Err: err}
+	e.RetryAfter = parseRetryAfter(rec.retryAfter, now)
+	var oe *odataerrors.ODataError
+	if errors.As(err, &oe) {
+		if e.Status == 0 {
+			e.Status = oe.ResponseStatusCode
+		}
+		if main := oe.GetErrorEscaped(); main != nil {
+			e.Code, e.Message = deref(main.GetCode()), deref(main.GetMessage())
+		}
+	}
+	var authErr *azidentity.AuthenticationFailedError
+	var netErr *net.OpError
+	switch {
+	case e.Status == http.StatusTooManyRequests:
+		e.kind = ErrThrottled
+	case e.Status >= 500, e.Status == http.StatusRequestTimeout:
+		e.kind = ErrUnavailable
+	case e.Status == http.StatusUnauthorized, e.Status == http.StatusForbidden:
+		e.kind = ErrAuth
+	case e.Status == http.StatusNotFound:
+		e.kind = ErrNotFound
+	case e.Status >= 400:
+		e.kind = ErrInvalid
+	case errors.As(err, &authErr), isCredentialError(err):
+		e.kind, e.sent = ErrAuth, false
+	case errors.As(err, &netErr) && netErr.Op == "dial":
+		e.kind, e.sent = ErrUnavailable, false
+	case errors.Is(err, context.DeadlineExceeded), isNetError(err):
+		e.kind = ErrUnavailable
+	case e.Status == 0 && rec.sent:
+		e.kind = ErrUnavailable
+	default:
+		e.kind = ErrInvalid
+	}
+	return e
+}
+
+// isCredentialError recognises azidentity's "credential unavailable" errors,
+// which have no exported type.
+func isCredentialError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Credential") && (strings.Contains(msg, "unavailable") || strings.Contains(msg, "authentication failed"))
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+// parseRetryAfter reads Retry-After: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// opError wraps a failure that happened before any request (bad input, no
+// credential for the tenant) as a permanent *Error.
+func opError(op, tenant string, kind error, format string, args ...any) *Error {
+	return &Error{Op: op, Tenant: tenant, kind: kind, Err: fmt.Errorf(format, args...)}
+}

@@ -1,0 +1,83 @@
+package graph
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+)
+
+// record is what the transport saw of one attempt; the operation reads it to
+// classify the outcome and to report Graph's request id.
+type record struct {
+	sent       bool
+	status     int
+	requestID  string
+	retryAfter string
+}
+
+type recordKey struct{}
+
+func withRecord(ctx context.Context, r *record) context.Context {
+	return context.WithValue(ctx, recordKey{}, r)
+}
+
+// recorder is the outermost middleware: it notes that the request left and
+// what came back.
+type recorder struct{}
+
+func (recorder) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	rec, _ := req.Context().Value(recordKey{}).(*record)
+	if rec != nil {
+		rec.sent = true
+	}
+	resp, err := p.Next(req, i)
+	if rec != nil && resp != nil {
+		rec.status = resp.StatusCode
+		rec.requestID = resp.Header.Get("request-id")
+		rec.retryAfter = resp.Header.Get("Retry-After")
+	}
+	return resp, err
+}
+
+// newHTTPClient builds the HTTP client of every tenant's adapter: the SDK's
+// default middleware (telemetry, redirects, user agent, ...) without kiota's
+// RetryHandler, because this package retries itself, with its own
+// classification and Retry-After handling, and the two must not multiply; and
+// with request-body compression off: graphsoar's bodies are a few hundred
+// bytes, and the handler allocated a new gzip writer (about 800 KB) for each.
+// Responses are still decompressed by the transport. The transport keeps
+// enough idle connections for a concurrent worker.
+func newHTTPClient(timeout time.Duration) *http.Client {
+	opts := msgraphcore.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: "1.89.0"}
+	chain := []khttp.Middleware{recorder{}}
+	for _, m := range msgraphcore.GetDefaultMiddlewaresWithOptions(&opts) {
+		switch m.(type) {
+		case *khttp.RetryHandler:
+			continue
+		case *khttp.CompressionHandler:
+			m = khttp.NewCompressionHandlerWithOptions(khttp.NewCompressionOptions(false))
+		}
+		chain = append(chain, m)
+	}
+	base := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: khttp.NewCustomTransportWithParentTransport(base, chain...),
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // the SDK's redirect middleware decides
+		},
+	}
+}
