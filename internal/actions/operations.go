@@ -37,9 +37,9 @@ func (r *Registry) Operations(t Target, planned []Planned) (Operations, error) {
 	return ops, nil
 }
 
-// Fields lists the properties one Patcher action sets, for reporting which
-// planned action a PATCH carried out.
-func (r *Registry) Fields(p Planned) []Field {
+// Desire returns the state one Patcher action asks for on its own, or nil
+// for an Effector.
+func (r *Registry) Desire(p Planned) *Desired {
 	a, ok := r.Lookup(p.Type)
 	if !ok {
 		return nil
@@ -48,8 +48,18 @@ func (r *Registry) Fields(p Planned) []Field {
 	if !ok {
 		return nil
 	}
-	var d Desired
-	pa.Desire(&d, p.Rule, p.Params)
+	d := &Desired{}
+	pa.Desire(d, p.Rule, p.Params)
+	return d
+}
+
+// Fields lists the properties one Patcher action sets, for reporting which
+// planned action a PATCH carried out.
+func (r *Registry) Fields(p Planned) []Field {
+	d := r.Desire(p)
+	if d == nil {
+		return nil
+	}
 	var out []Field
 	for _, f := range []Field{FieldClassification, FieldDetermination, FieldStatus, FieldAssignedTo} {
 		if _, ok := d.values[f]; ok {

@@ -26,8 +26,11 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	abs "github.com/microsoft/kiota-abstractions-go"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
+	jsonser "github.com/microsoft/kiota-serialization-json-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	sdksecurity "github.com/microsoftgraph/msgraph-sdk-go/security"
 )
 
 // Client talks to Microsoft Graph for any number of tenants. It is safe for
@@ -121,15 +124,22 @@ func (c *Client) tenant(id string) (*tenantClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %s", id, c.redact.Replace(err.Error()))
 	}
-	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, c.http)
+	// Each adapter has its own JSON (de)serializer registries: the SDK's
+	// NewGraphServiceClient would register them in kiota's package-level
+	// defaults, which races when two clients are built at once.
+	parse := absser.NewParseNodeFactoryRegistry()
+	parse.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonParseNodeFactory()
+	write := absser.NewSerializationWriterFactoryRegistry()
+	write.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonSerializationWriterFactory()
+	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, parse, write, c.http)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
 	adapter.SetBaseUrl(c.cfg.Root + "/v1.0")
 	t := &tenantClient{
-		id:      id,
-		adapter: adapter,
-		sdk:     msgraphsdk.NewGraphServiceClient(adapter),
+		id:        id,
+		adapter:   adapter,
+		incidents: sdksecurity.NewIncidentsRequestBuilderInternal(map[string]string{"baseurl": adapter.GetBaseUrl()}, adapter),
 		limits: map[limitClass]*limiter{
 			incidentCalls: newLimiter(c.cfg.IncidentRate),
 			actionCalls:   newLimiter(c.cfg.SecurityActionRate),

@@ -197,6 +197,19 @@ func deref(s *string) string {
 	return *s
 }
 
+// NewError builds a classified *Error as the client would return it, for
+// test doubles of the client: status 0 is a failure without a response;
+// sent says whether the request may have reached Graph.
+func NewError(op string, status int, sent bool, retryAfter time.Duration, cause error) *Error {
+	rec := &record{status: status, sent: sent}
+	e := classify(op, "", rec, cause, time.Now())
+	e.RetryAfter = retryAfter
+	if status == 0 && sent {
+		e.kind = ErrUnavailable
+	}
+	return e
+}
+
 // opError wraps a failure that happened before any request (bad input, no
 // credential for the tenant) as a permanent *Error.
 func opError(op, tenant string, kind error, format string, args ...any) *Error {

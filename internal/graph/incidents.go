@@ -31,7 +31,7 @@ func (c *Client) GetIncident(ctx context.Context, tenant, id string) (*incident.
 	var body []byte
 	info, err := c.run(ctx, call{op: op, kind: "get incident", tenant: tenant, class: incidentCalls, idempotent: true,
 		send: func(ctx context.Context, t *tenantClient) error {
-			req, err := t.sdk.Security().Incidents().ByIncidentId(id).ToGetRequestInformation(ctx,
+			req, err := t.incidents.ByIncidentId(id).ToGetRequestInformation(ctx,
 				&sdksecurity.IncidentsIncidentItemRequestBuilderGetRequestConfiguration{
 					QueryParameters: &sdksecurity.IncidentsIncidentItemRequestBuilderGetQueryParameters{Expand: []string{"alerts"}},
 				})
@@ -66,7 +66,7 @@ func (c *Client) UpdateIncident(ctx context.Context, tenant, id string, p action
 	var resp []byte
 	info, err := c.run(ctx, call{op: op, kind: "patch incident", tenant: tenant, class: incidentCalls, idempotent: true,
 		send: func(ctx context.Context, t *tenantClient) error {
-			req, err := t.sdk.Security().Incidents().ByIncidentId(id).ToPatchRequestInformation(ctx, body, nil)
+			req, err := t.incidents.ByIncidentId(id).ToPatchRequestInformation(ctx, body, nil)
 			if err != nil {
 				return err
 			}

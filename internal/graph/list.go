@@ -66,7 +66,7 @@ func (c *Client) ListIncidents(ctx context.Context, tenant string, q ListQuery, 
 						params.Top = &top
 					}
 					var err error
-					req, err = t.sdk.Security().Incidents().ToGetRequestInformation(ctx,
+					req, err = t.incidents.ToGetRequestInformation(ctx,
 						&sdksecurity.IncidentsRequestBuilderGetRequestConfiguration{QueryParameters: params})
 					if err != nil {
 						return err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	sdksecurity "github.com/microsoftgraph/msgraph-sdk-go/security"
 	"golang.org/x/time/rate"
 )
 
@@ -31,10 +32,10 @@ func newLimiter(r RateLimit) *limiter {
 // tenantClient is the per-tenant state: its SDK adapter, rate limiters and the time
 // until which Graph asked it to hold off.
 type tenantClient struct {
-	id      string
-	adapter *msgraphsdk.GraphRequestAdapter
-	sdk     *msgraphsdk.GraphServiceClient
-	limits  map[limitClass]*limiter
+	id        string
+	adapter   *msgraphsdk.GraphRequestAdapter
+	incidents *sdksecurity.IncidentsRequestBuilder // v1.0 /security/incidents
+	limits    map[limitClass]*limiter
 
 	mu          sync.Mutex
 	pausedUntil time.Time

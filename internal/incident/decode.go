@@ -2,12 +2,15 @@ package incident
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
+
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // DecodeError says why an event could not be read: which event (its id, when it
@@ -67,8 +70,8 @@ func Decode(b []byte) (*Event, error) {
 		return decodeBare(b)
 	}
 	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return nil, jsonError(b, env.ID, err)
+	if err := unmarshal(b, &env); err != nil {
+		return nil, jsonError(env.ID, err)
 	}
 	if env.SpecVersion == "" {
 		return decodeBare(b)
@@ -140,8 +143,8 @@ func fromEnvelope(env *envelope) (*Event, error) {
 
 func decodeBare(b []byte) (*Event, error) {
 	var inc Incident
-	if err := json.Unmarshal(b, &inc); err != nil {
-		return nil, jsonError(b, "", err)
+	if err := unmarshal(b, &inc); err != nil {
+		return nil, jsonError("", err)
 	}
 	inc.link(append([]byte(nil), b...), "")
 	if inc.ID == "" {
@@ -178,8 +181,8 @@ func isThin(inc *Incident) bool {
 // returns it).
 func DecodeIncident(b []byte) (*Incident, error) {
 	var inc Incident
-	if err := json.Unmarshal(b, &inc); err != nil {
-		return nil, jsonError(b, "", err)
+	if err := unmarshal(b, &inc); err != nil {
+		return nil, jsonError("", err)
 	}
 	if inc.ID == "" {
 		return nil, &DecodeError{Field: "id", Msg: "missing"}
@@ -188,62 +191,73 @@ func DecodeIncident(b []byte) (*Incident, error) {
 	return &inc, nil
 }
 
-// jsonError turns an encoding/json error on document b into a DecodeError
-// naming the field.
-func jsonError(b []byte, eventID string, err error) error {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
+// decodeOptions: lenient where Graph's own output could surprise (duplicate
+// names, invalid UTF-8 in free text); unknown members are ignored.
+func decodeOptions() json.Options {
+	return json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+}
+
+func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v, decodeOptions()) }
+
+// jsonError turns a decoding error into a DecodeError naming the field (as
+// data.alerts[0].severity).
+func jsonError(eventID string, err error) error {
+	var se *json.SemanticError
+	var sx *jsontext.SyntacticError
 	switch {
-	case errors.As(err, &te):
-		return &DecodeError{EventID: eventID, Field: te.Field, Msg: fmt.Sprintf("cannot use JSON %s as %s", te.Value, te.Type), Err: err}
 	case errors.As(err, &se):
-		return &DecodeError{EventID: eventID, Msg: fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se), Err: err}
-	}
-	var pe *time.ParseError
-	if errors.As(err, &pe) {
-		field := locateString(b, strings.Trim(pe.Value, `"`))
-		return &DecodeError{EventID: eventID, Field: field, Msg: fmt.Sprintf("%q is not an RFC 3339 time", pe.Value), Err: err}
+		field := fieldPath(se.JSONPointer)
+		var pe *time.ParseError
+		if errors.As(err, &pe) {
+			return &DecodeError{EventID: eventID, Field: field, Msg: fmt.Sprintf("%q is not an RFC 3339 time", strings.Trim(pe.Value, `"`)), Err: err}
+		}
+		if se.GoType == reflect.TypeFor[time.Time]() && len(se.JSONValue) > 0 {
+			return &DecodeError{EventID: eventID, Field: field, Msg: fmt.Sprintf("%s is not an RFC 3339 time", se.JSONValue), Err: err}
+		}
+		msg := "cannot be decoded"
+		if se.GoType != nil && se.JSONKind != 0 {
+			msg = fmt.Sprintf("cannot use JSON %s as %s", kindName(se.JSONKind), se.GoType)
+		} else if se.Err != nil {
+			msg = se.Err.Error()
+		}
+		return &DecodeError{EventID: eventID, Field: field, Msg: msg, Err: err}
+	case errors.As(err, &sx):
+		return &DecodeError{EventID: eventID, Field: fieldPath(sx.JSONPointer), Msg: fmt.Sprintf("invalid JSON at byte %d: %v", sx.ByteOffset, sx.Err), Err: err}
 	}
 	return &DecodeError{EventID: eventID, Msg: err.Error(), Err: err}
 }
 
-// locateString returns the path ("data.alerts[0].createdDateTime") of the first
-// string property of the JSON document b whose value is v, or "". It is the slow
-// path that names the field of a bad time, which encoding/json does not report.
-func locateString(b []byte, v string) string {
-	var doc any
-	if json.Unmarshal(b, &doc) != nil {
-		return ""
-	}
-	var walk func(path string, n any) string
-	walk = func(path string, n any) string {
-		switch n := n.(type) {
-		case map[string]any:
-			keys := make([]string, 0, len(n))
-			for k := range n {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				p := k
-				if path != "" {
-					p = path + "." + k
-				}
-				if s, ok := n[k].(string); ok && s == v {
-					return p
-				}
-				if found := walk(p, n[k]); found != "" {
-					return found
-				}
-			}
-		case []any:
-			for i, x := range n {
-				if found := walk(fmt.Sprintf("%s[%d]", path, i), x); found != "" {
-					return found
-				}
-			}
+// fieldPath writes a JSON pointer (/data/alerts/0/severity) as
+// data.alerts[0].severity.
+func fieldPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
 		}
-		return ""
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
 	}
-	return walk("", doc)
+	return b.String()
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return k.String()
 }

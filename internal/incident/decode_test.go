@@ -170,7 +170,7 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"empty", ``, "event: empty"},
 		{"array", `[1]`, "event: not a JSON object"},
-		{"syntax", `{"id": `, "event: invalid JSON"},
+		{"syntax", `{"id": `, "event: id: invalid JSON at byte 6"},
 		{"bare without id", `{"status":"active"}`, "event: id: missing"},
 		{"spec version", strings.Replace(env(`,"data":{"id":"1"}`), `"1.0"`, `"0.3"`, 1), `event e1: specversion: "0.3" is not supported`},
 		{"no id", `{"specversion":"1.0","type":"com.microsoft.graph.security.incident.created","data":{"id":"1"}}`, "event: id: missing"},
@@ -183,7 +183,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad time", env(`,"time":"yesterday","data":{"id":"1"}`), `event e1: time: "yesterday" is not an RFC 3339 time`},
 		{"content type", env(`,"datacontenttype":"text/xml","data":{"id":"1"}`), `event e1: datacontenttype: "text/xml" is not application/json`},
 		{"wrong type in data", env(`,"data":{"id":"1","severity":5}`), "event e1: data.severity: cannot use JSON number as string"},
-		{"wrong type in evidence", env(`,"data":{"id":"1","alerts":[{"evidence":[{"osBuild":"x"}]}]}`), "event e1: data.alerts.evidence.osBuild: cannot use JSON string as int64"},
+		{"wrong type in evidence", env(`,"data":{"id":"1","alerts":[{"evidence":[{"osBuild":"x"}]}]}`), "event e1: data.alerts[0].evidence[0].osBuild: cannot use JSON string as int64"},
 		{"bad evidence time", env(`,"data":{"id":"1","alerts":[{"evidence":[{"createdDateTime":"nope"}]}]}`), `event e1: data.alerts[0].evidence[0].createdDateTime: "nope" is not an RFC 3339 time`},
 	}
 	for _, tt := range tests {
@@ -284,4 +284,31 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSnapshot(t *testing.T) {
+	t.Parallel()
+	ev, err := incident.Decode(fixtures.Read("ransomware-updated.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ev.Incident.Snapshot([]string{"severity", "customTags", "nope"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"customTags":["analyst-reviewed"],"id":"4211","severity":"high"}` {
+		t.Errorf("snapshot %s", b)
+	}
+	back, err := incident.DecodeIncident(b)
+	if err != nil || back.Severity != "high" || back.Status != "" {
+		t.Errorf("decoded %+v %v", back, err)
+	}
+	whole, err := ev.Incident.Snapshot(nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := incident.DecodeIncident(whole)
+	if err != nil || len(all.Devices()) != 1 || all.AssignedTo != "tier2@contoso.com" {
+		t.Errorf("whole snapshot lost data: %v", err)
+	}
 }

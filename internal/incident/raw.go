@@ -1,6 +1,5 @@
 package incident
 
-import "encoding/json"
 
 // link sets each evidence item's Type from its "@odata.type" and remembers the
 // document the incident came from, so Evidence.Get can read properties outside
@@ -26,7 +25,7 @@ func (inc *Incident) link(doc []byte, path string) {
 func (inc *Incident) rawEvidence(ai, ei int) map[string]any {
 	inc.treeOnce.Do(func() {
 		var doc map[string]any
-		if json.Unmarshal(inc.raw, &doc) != nil {
+		if unmarshal(inc.raw, &doc) != nil {
 			return
 		}
 		if inc.rawPath != "" {

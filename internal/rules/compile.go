@@ -13,10 +13,20 @@ import (
 	"github.com/graphsoar/graphsoar/internal/actions"
 )
 
-// compiler compiles the expressions of one load against its lists.
+// compiler compiles the expressions of one load against its lists, and
+// collects the incident properties the rules read through previous.
 type compiler struct {
 	lists  Lists
 	fields map[string]int
+	prev   previousUse
+}
+
+// previousUse is what the rules read of previous: named properties, or the
+// whole incident when previous is used otherwise than prop access, a nil test
+// or changed().
+type previousUse struct {
+	fields map[string]bool
+	whole  bool
 }
 
 // exprError is a compile problem at a rune offset of the expression source.
@@ -28,12 +38,13 @@ type exprError struct {
 // compile compiles one expression (a condition when asBool). Problems are
 // returned with rune offsets into src.
 func (c *compiler) compile(src string, asBool bool) (*vm.Program, []exprError) {
-	chk := &nameCheck{lists: c.lists, fields: c.fields}
+	chk := &nameCheck{lists: c.lists, fields: c.fields, prev: &c.prev}
 	opts := []expr.Option{expr.Patch(chk)}
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
 	prog, err := expr.Compile(src, exprOptions(opts...)...)
+	chk.finish()
 	errs := chk.errs
 	if err != nil {
 		var fe *file.Error
@@ -86,11 +97,36 @@ type nameCheck struct {
 	lists  Lists
 	fields map[string]int
 	errs   []exprError
+	prev   *previousUse
+	// uses of the identifier previous, and those that are property reads or
+	// nil tests
+	prevUses, prevCovered int
+}
+
+func (c *nameCheck) notePrevious(field string) {
+	if c.prev.fields == nil {
+		c.prev.fields = map[string]bool{}
+	}
+	c.prev.fields[field] = true
+}
+
+// finish decides, after the walk, whether previous is used whole.
+func (c *nameCheck) finish() {
+	if c.prevUses > c.prevCovered {
+		c.prev.whole = true
+	}
 }
 
 func (c *nameCheck) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == "previous" {
+			c.prevUses++
+		}
 	case *ast.BinaryNode:
+		if (n.Operator == "==" || n.Operator == "!=") && (isNilTestOf(n.Left, n.Right) || isNilTestOf(n.Right, n.Left)) {
+			c.prevCovered++
+		}
 		switch n.Operator {
 		case "==", "!=", "in", "contains", "startsWith", "endsWith", "matches":
 			for _, side := range []*ast.Node{&n.Left, &n.Right} {
@@ -101,6 +137,13 @@ func (c *nameCheck) Visit(node *ast.Node) {
 		}
 	case *ast.MemberNode:
 		id, ok := n.Node.(*ast.IdentifierNode)
+		if ok && id.Value == "previous" {
+			if s, ok := n.Property.(*ast.StringNode); ok {
+				c.prevCovered++
+				c.notePrevious(s.Value)
+			}
+			return
+		}
 		if !ok || id.Value != "lists" {
 			return
 		}
@@ -116,6 +159,7 @@ func (c *nameCheck) Visit(node *ast.Node) {
 			return
 		}
 		if s, ok := n.Arguments[0].(*ast.StringNode); ok {
+			c.notePrevious(s.Value)
 			if _, ok := c.fields[s.Value]; !ok {
 				c.errs = append(c.errs, exprError{off: n.Arguments[0].Location().From,
 					msg: fmt.Sprintf("changed(%q): not an incident property%s", s.Value, didYouMean(s.Value, keys(c.fields)))})
@@ -138,4 +182,14 @@ func didYouMean(got string, candidates []string) string {
 		return fmt.Sprintf(" (did you mean %q?)", m)
 	}
 	return ""
+}
+
+// isNilTestOf reports whether id is the identifier previous and other is nil.
+func isNilTestOf(id, other ast.Node) bool {
+	i, ok := id.(*ast.IdentifierNode)
+	if !ok || i.Value != "previous" {
+		return false
+	}
+	_, isNil := other.(*ast.NilNode)
+	return isNil
 }

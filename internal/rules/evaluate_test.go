@@ -204,3 +204,31 @@ rules:
 		}
 	}
 }
+
+func TestPreviousFields(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		when   string
+		fields []string
+		whole  bool
+	}{
+		{`incident.severity == "high"`, nil, false},
+		{`previous?.severity == "low" && changed("status")`, []string{"severity", "status"}, false},
+		{`previous != nil && previous.assignedTo == ""`, []string{"assignedTo"}, false},
+		{`nil == previous || len(devices(previous)) > 0`, nil, true},
+		{`previous.alerts[0].title == "x"`, []string{"alerts"}, false},
+	} {
+		rs := mustLoad(t, map[string]string{"a.yaml": "rules:\n  - {id: r, order: 1, when: '" + strings.ReplaceAll(tt.when, "'", "''") + "', stop: true}\n"})
+		fields, whole := rs.PreviousFields()
+		if !slices.Equal(fields, tt.fields) || whole != tt.whole {
+			t.Errorf("%s: fields %v whole %v, want %v %v", tt.when, fields, whole, tt.fields, tt.whole)
+		}
+	}
+	rs, err := rules.Load("../../rules", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, whole := rs.PreviousFields(); !slices.Equal(f, []string{"severity"}) || whole {
+		t.Errorf("starter rules read previous %v (whole %v)", f, whole)
+	}
+}

@@ -167,6 +167,7 @@ func (l *loader) finish() (*RuleSet, error) {
 		return nil, e
 	}
 	sort.SliceStable(rs.rules, func(i, j int) bool { return rs.rules[i].Order < rs.rules[j].Order })
+	rs.prev = c.prev
 	rs.index = buildIndex(rs.rules, rs.lists)
 	return rs, nil
 }

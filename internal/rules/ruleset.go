@@ -6,6 +6,7 @@
 package rules
 
 import (
+	"sort"
 	"sync"
 	"time"
 
@@ -25,6 +26,18 @@ type RuleSet struct {
 	fields   map[string]int
 	index    *index
 	vms      sync.Pool
+	prev     previousUse
+}
+
+// PreviousFields returns the incident properties the rules read through
+// previous and changed(), or whole when a rule uses previous otherwise (as an
+// argument to a helper, say): what the worker must remember of each incident.
+func (rs *RuleSet) PreviousFields() (fields []string, whole bool) {
+	for f := range rs.prev.fields {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	return fields, rs.prev.whole
 }
 
 // Rule is one compiled rule.

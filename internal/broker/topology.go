@@ -1,0 +1,239 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Topology names the streams, consumers and buckets graphsoar uses.
+//
+// Partitioning: when Partitions > 1 and Subject has the form "PREFIX.>", the
+// incident stream maps every "PREFIX.<tenant>.<incident>" subject to
+// "<PartitionPrefix>.<p>.<tenant>.<incident>", where p is a hash of tenant and
+// incident (a stream subject transform, so the server computes it). Each
+// partition has its own durable pull consumer, owned by one worker replica at
+// a time: all events of one incident go through one consumer, in order.
+// Messages on other subjects under PREFIX keep their subject and are consumed
+// by an extra consumer, so none is left behind.
+type Topology struct {
+	Stream          string        // INCIDENTS
+	Subject         string        // security.incidents.>
+	Partitions      int           // 16
+	PartitionPrefix string        // graphsoar.incidents
+	Consumer        string        // durable name prefix: graphsoar
+	DuplicateWindow time.Duration // for Nats-Msg-Id deduplication
+	MaxAge          time.Duration // 0 keeps events until limits are hit
+	Replicas        int           // stream replicas in a cluster
+	AckWait         time.Duration
+	MaxDeliver      int
+	MaxAckPending   int // per partition consumer
+
+	DLQStream   string // GRAPHSOAR_DLQ over graphsoar.dlq.>
+	AuditStream string // GRAPHSOAR_AUDIT over graphsoar.audit.>
+	AuditMaxAge time.Duration
+	DLQMaxAge   time.Duration
+
+	StateBucket   string        // per-incident state
+	StateTTL      time.Duration // 0: forever
+	EffectsBucket string        // idempotency records of non-idempotent writes
+	EffectsTTL    time.Duration
+	CoordBucket   string // partition leases and member heartbeats
+	LeaseTTL      time.Duration
+}
+
+// DefaultTopology returns graphsoar's defaults.
+func DefaultTopology() Topology {
+	return Topology{
+		Stream: "INCIDENTS", Subject: "security.incidents.>", Partitions: 16,
+		PartitionPrefix: "graphsoar.incidents", Consumer: "graphsoar",
+		DuplicateWindow: 2 * time.Minute, MaxAge: 7 * 24 * time.Hour, Replicas: 1,
+		AckWait: 60 * time.Second, MaxDeliver: 10, MaxAckPending: 1000,
+		DLQStream: "GRAPHSOAR_DLQ", AuditStream: "GRAPHSOAR_AUDIT",
+		AuditMaxAge: 7 * 24 * time.Hour, DLQMaxAge: 30 * 24 * time.Hour,
+		StateBucket: "graphsoar-state", StateTTL: 90 * 24 * time.Hour,
+		EffectsBucket: "graphsoar-effects", EffectsTTL: 365 * 24 * time.Hour,
+		CoordBucket: "graphsoar-coord", LeaseTTL: 15 * time.Second,
+	}
+}
+
+// Validate checks the topology.
+func (t Topology) Validate() error {
+	switch {
+	case t.Stream == "", t.Subject == "", t.Consumer == "":
+		return errors.New("stream, subject and consumer must be set")
+	case t.Partitions < 1 || t.Partitions > 1024:
+		return fmt.Errorf("partitions %d: want 1 to 1024", t.Partitions)
+	case t.MaxDeliver < 2:
+		return errors.New("maxDeliver must be at least 2")
+	case t.AckWait < time.Second:
+		return errors.New("ackWait must be at least 1s")
+	}
+	return nil
+}
+
+// partitioned reports whether the stream maps subjects to partitions, and the
+// subject prefix ("security.incidents").
+func (t Topology) partitioned() (string, bool) {
+	prefix, ok := strings.CutSuffix(t.Subject, ".>")
+	return prefix, ok && t.Partitions > 1 && !strings.ContainsAny(prefix, "*>")
+}
+
+// PartitionIDs lists the consumption units: "0".."P-1" and "other" when
+// partitioned, else just "all".
+func (t Topology) PartitionIDs() []string {
+	if _, ok := t.partitioned(); !ok {
+		return []string{"all"}
+	}
+	ids := make([]string, 0, t.Partitions+1)
+	for k := range t.Partitions {
+		ids = append(ids, fmt.Sprint(k))
+	}
+	return append(ids, "other")
+}
+
+// ConsumerName is the durable consumer of a partition.
+func (t Topology) ConsumerName(partition string) string {
+	if partition == "all" {
+		return t.Consumer
+	}
+	return t.Consumer + "-" + partition
+}
+
+// FilterSubject is the filter of a partition's consumer.
+func (t Topology) FilterSubject(partition string) string {
+	switch partition {
+	case "all", "other":
+		return t.Subject
+	}
+	return t.PartitionPrefix + "." + partition + ".>"
+}
+
+// StreamConfig is the incident stream.
+func (t Topology) StreamConfig() jetstream.StreamConfig {
+	cfg := jetstream.StreamConfig{
+		Name:        t.Stream,
+		Description: "Microsoft Defender XDR incident change events (graphsoar)",
+		Subjects:    []string{t.Subject},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  t.DuplicateWindow,
+		MaxAge:      t.MaxAge,
+		Replicas:    max(t.Replicas, 1),
+		AllowDirect: true,
+	}
+	if prefix, ok := t.partitioned(); ok {
+		cfg.SubjectTransform = &jetstream.SubjectTransformConfig{
+			Source:      prefix + ".*.*",
+			Destination: fmt.Sprintf("%s.{{partition(%d,1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}", t.PartitionPrefix, t.Partitions),
+		}
+	}
+	return cfg
+}
+
+// ConsumerConfig is the durable pull consumer of a partition.
+func (t Topology) ConsumerConfig(partition string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       t.ConsumerName(partition),
+		Description:   "graphsoar worker, partition " + partition,
+		FilterSubject: t.FilterSubject(partition),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       t.AckWait,
+		MaxDeliver:    t.MaxDeliver,
+		MaxAckPending: t.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Replicas:      max(t.Replicas, 1),
+	}
+}
+
+// EnsureStream creates the incident stream, or updates it to this topology,
+// when create is set; otherwise it checks that the stream exists and covers
+// the subject (and partitions, when partitioned).
+func EnsureStream(ctx context.Context, js jetstream.JetStream, t Topology, create bool) error {
+	want := t.StreamConfig()
+	if create {
+		if _, err := js.CreateOrUpdateStream(ctx, want); err != nil {
+			return fmt.Errorf("stream %s: %w", t.Stream, err)
+		}
+		return nil
+	}
+	s, err := js.Stream(ctx, t.Stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w (start with stream creation on, or create it as docs/OPERATIONS.md shows)", t.Stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", t.Stream, err)
+	}
+	if want.SubjectTransform != nil && (info.Config.SubjectTransform == nil || *info.Config.SubjectTransform != *want.SubjectTransform) {
+		return fmt.Errorf("stream %s has no subject transform %s -> %s: the worker cannot partition it (use partitions 1, or let it update the stream)",
+			t.Stream, want.SubjectTransform.Source, want.SubjectTransform.Destination)
+	}
+	return nil
+}
+
+// EnsureConsumers creates or updates the partition consumers (create), or
+// checks that they exist.
+func EnsureConsumers(ctx context.Context, js jetstream.JetStream, t Topology, create bool) error {
+	for _, p := range t.PartitionIDs() {
+		cfg := t.ConsumerConfig(p)
+		var err error
+		if create {
+			_, err = js.CreateOrUpdateConsumer(ctx, t.Stream, cfg)
+		} else {
+			_, err = js.Consumer(ctx, t.Stream, cfg.Durable)
+		}
+		if err != nil {
+			return fmt.Errorf("consumer %s: %w", cfg.Durable, err)
+		}
+	}
+	return nil
+}
+
+// EnsureSideStreams creates the DLQ and audit streams when missing.
+func EnsureSideStreams(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	for _, c := range []jetstream.StreamConfig{
+		{Name: t.DLQStream, Description: "graphsoar dead letters: events that could not be handled, with the reason",
+			Subjects: []string{"graphsoar.dlq.>"}, MaxAge: t.DLQMaxAge, Replicas: max(t.Replicas, 1)},
+		{Name: t.AuditStream, Description: "graphsoar audit events: every action outcome",
+			Subjects: []string{"graphsoar.audit.>"}, MaxAge: t.AuditMaxAge, Replicas: max(t.Replicas, 1)},
+	} {
+		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
+			return fmt.Errorf("stream %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// Buckets are the key-value buckets of the worker.
+type Buckets struct {
+	State, Effects, Coord jetstream.KeyValue
+}
+
+// EnsureBuckets creates or opens the key-value buckets.
+func EnsureBuckets(ctx context.Context, js jetstream.JetStream, t Topology) (Buckets, error) {
+	var b Buckets
+	for _, spec := range []struct {
+		kv   *jetstream.KeyValue
+		name string
+		ttl  time.Duration
+		desc string
+	}{
+		{&b.State, t.StateBucket, t.StateTTL, "graphsoar: per-incident state (last version, previous snapshot, action budget)"},
+		{&b.Effects, t.EffectsBucket, t.EffectsTTL, "graphsoar: idempotency records of comments and security actions"},
+		{&b.Coord, t.CoordBucket, t.LeaseTTL, "graphsoar: worker heartbeats and partition leases"},
+	} {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: spec.name, Description: spec.desc, TTL: spec.ttl, History: 1, Replicas: max(t.Replicas, 1),
+		})
+		if err != nil {
+			return Buckets{}, fmt.Errorf("key-value bucket %s: %w", spec.name, err)
+		}
+		*spec.kv = kv
+	}
+	return b, nil
+}

@@ -1,0 +1,260 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/graph"
+	"github.com/graphsoar/graphsoar/internal/incident"
+	"github.com/graphsoar/graphsoar/internal/rules"
+)
+
+// budgetWindow is the window of the per-incident action budget.
+const budgetWindow = time.Hour
+
+// execution carries out the plan of one event.
+type execution struct {
+	w        *Worker
+	ev       *incident.Event
+	current  *incident.Incident // the state writes are decided against
+	st       *incidentState
+	rules    *rules.RuleSet
+	previous *incident.Incident
+	now      time.Time
+	plan     *rules.Plan
+
+	audits    []AuditEvent
+	wrote     bool
+	overspent bool
+	retry     *Result
+	failures  []error
+}
+
+func (x *execution) planned() []actions.Planned {
+	var out []actions.Planned
+	for _, m := range x.plan.Matches {
+		for _, a := range m.Actions {
+			out = append(out, actions.Planned{Rule: m.Rule, Type: a.Type, Params: a.Params})
+		}
+	}
+	return out
+}
+
+func (x *execution) target() actions.Target {
+	return actions.Target{Tenant: x.ev.Tenant, IncidentID: x.ev.IncidentID}
+}
+
+// run carries out the plan and returns the event's Result.
+func (x *execution) run(ctx context.Context) Result {
+	w := x.w
+	reg := x.rules.Registry()
+	ops, err := reg.Operations(x.target(), x.planned())
+	if err != nil {
+		return dead("plan", err)
+	}
+	hasWrites := len(ops.Effects) > 0 || !ops.Desired.Diff(x.current).Empty()
+	if w.opts.DryRun {
+		x.auditPlan("dry_run", ops)
+		if len(x.plan.Errors) > 0 {
+			w.log.Warn("rule errors (dry run)", "tenant", x.ev.Tenant, "incident", x.ev.IncidentID, "errors", x.plan.Errors)
+		}
+		return Result{Verdict: Ack, Outcome: "dry_run"}
+	}
+	if hasWrites && *w.opts.Refresh {
+		// Decide on the incident as Graph has it now: the event may be behind
+		// an analyst's change, and tags must merge with the current ones.
+		fresh, _, err := w.graph.GetIncident(ctx, x.ev.Tenant, x.ev.IncidentID)
+		if err != nil {
+			return retryOrDead("refresh", err)
+		}
+		if fresh.LastUpdateDateTime.After(x.current.LastUpdateDateTime) {
+			ev := *x.ev
+			ev.Incident = fresh
+			x.evaluate(&ev)
+			if ops, err = reg.Operations(x.target(), x.planned()); err != nil {
+				return dead("plan", err)
+			}
+		}
+		x.current = fresh
+	}
+	x.patch(ctx, reg, ops)
+	if x.retry == nil {
+		for _, eff := range ops.Effects {
+			x.effect(ctx, eff)
+		}
+	}
+	for _, e := range x.plan.Errors {
+		x.audits = append(x.audits, x.auditEvent(e.Rule, "rule", nil, "rule_error", errors.New(e.Error), graph.Info{}, 0))
+	}
+	switch {
+	case x.retry != nil:
+		return *x.retry
+	case x.overspent:
+		w.metrics.BudgetExceeded.Inc()
+		return dead("action_budget", fmt.Errorf("incident %s made %d Graph writes in the last %v (budget %d): a rule may be looping",
+			x.ev.IncidentID, len(x.st.Writes), budgetWindow, w.opts.ActionBudget))
+	case len(x.plan.Errors) > 0:
+		var errs []error
+		for _, e := range x.plan.Errors {
+			errs = append(errs, fmt.Errorf("rule %s: %s", e.Rule, e.Error))
+		}
+		return dead("rule_error", errors.Join(append(errs, x.failures...)...))
+	case len(x.failures) > 0:
+		return dead("graph_permanent", errors.Join(x.failures...))
+	}
+	return ack()
+}
+
+// allowWrite spends one write of the incident's action budget.
+func (x *execution) allowWrite() bool {
+	if b := x.w.opts.ActionBudget; b > 0 && x.st.budget(x.now, budgetWindow) >= b {
+		x.overspent = true
+		return false
+	}
+	x.st.Writes = append(x.st.Writes, x.now)
+	x.st.dirty = true
+	x.wrote = true
+	return true
+}
+
+// fail records a failure: the first retryable one decides the retry.
+func (x *execution) fail(reason string, err error) {
+	r := retryOrDead(reason, err)
+	if r.Verdict == Retry {
+		if x.retry == nil || r.Delay > x.retry.Delay {
+			x.retry = &r
+		}
+		return
+	}
+	x.failures = append(x.failures, err)
+}
+
+// patch sends the one merged PATCH of the plan, if anything differs.
+func (x *execution) patch(ctx context.Context, reg *actions.Registry, ops actions.Operations) {
+	p := ops.Desired.Diff(x.current)
+	var info graph.Info
+	var err error
+	result := "applied"
+	start := time.Now()
+	switch {
+	case p.Empty():
+	case !x.allowWrite():
+		result, err = "skipped", errBudget
+	default:
+		_, info, err = x.w.graph.UpdateIncident(ctx, x.ev.Tenant, x.ev.IncidentID, p)
+		if err != nil {
+			x.fail("patch", err)
+			result = "failed"
+			if graph.IsRetryable(err) {
+				result = "pending"
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	for _, pl := range x.planned() {
+		d := reg.Desire(pl)
+		if d == nil {
+			continue
+		}
+		r, e := result, err
+		switch carried(d, p, x.current) {
+		case "unchanged":
+			r, e = "unchanged", nil
+		case "overridden":
+			r, e = "overridden", nil
+		}
+		x.audits = append(x.audits, x.auditEvent(pl.Rule, pl.Type, pl.Params, r, e, info, elapsed))
+	}
+}
+
+// carried says what the merged PATCH did for one action's desired state:
+// "sent" (part of the PATCH), "unchanged" (already so) or "overridden" (a
+// later rule asked for another value).
+func carried(d *actions.Desired, p actions.Patch, cur *incident.Incident) string {
+	sent, unchanged := false, true
+	for f, ptr := range map[actions.Field]*string{
+		actions.FieldClassification: p.Classification, actions.FieldDetermination: p.Determination,
+		actions.FieldStatus: p.Status, actions.FieldAssignedTo: p.AssignedTo,
+	} {
+		v, ok := d.Value(f)
+		if !ok {
+			continue
+		}
+		if ptr != nil && *ptr == v {
+			sent = true
+		}
+		if currentValue(cur, f) != v {
+			unchanged = false
+		}
+	}
+	for _, t := range d.Tags() {
+		if slices.Contains(p.CustomTags, t) && !slices.Contains(cur.CustomTags, t) {
+			sent = true
+		}
+		if !slices.Contains(cur.CustomTags, t) {
+			unchanged = false
+		}
+	}
+	switch {
+	case sent:
+		return "sent"
+	case unchanged:
+		return "unchanged"
+	}
+	return "overridden"
+}
+
+func currentValue(inc *incident.Incident, f actions.Field) string {
+	switch f {
+	case actions.FieldClassification:
+		return inc.Classification
+	case actions.FieldDetermination:
+		return inc.Determination
+	case actions.FieldStatus:
+		return inc.Status
+	case actions.FieldAssignedTo:
+		return inc.AssignedTo
+	}
+	return ""
+}
+
+// effect carries out one non-idempotent write, at most once.
+func (x *execution) effect(ctx context.Context, eff actions.Effect) {
+	start := time.Now()
+	r := x.w.runEffect(ctx, x, eff)
+	if r.err != nil && !errors.Is(r.err, errBudget) {
+		x.fail(eff.Action, r.err)
+	}
+	params := actions.Params{"comment": eff.Comment}
+	if eff.Action == "block_file_hash" {
+		params = actions.Params{"hash": eff.Hash, "reason": eff.Reason}
+	}
+	x.audits = append(x.audits, x.auditEvent(eff.Rule, eff.Action, params, r.result, r.err, r.info, time.Since(start)))
+}
+
+// auditPlan records every planned action with one result (dry run).
+func (x *execution) auditPlan(result string, ops actions.Operations) {
+	p := ops.Desired.Diff(x.current)
+	for _, pl := range x.planned() {
+		r := result
+		if d := x.rules.Registry().Desire(pl); d != nil && carried(d, p, x.current) == "unchanged" {
+			r = "unchanged"
+		}
+		a := x.auditEvent(pl.Rule, pl.Type, pl.Params, r, nil, graph.Info{}, 0)
+		a.DryRun = true
+		x.audits = append(x.audits, a)
+	}
+}
+
+func (x *execution) auditEvent(rule, action string, params actions.Params, result string, err error, info graph.Info, d time.Duration) AuditEvent {
+	return AuditEvent{
+		Time: x.w.now(), Tenant: x.ev.Tenant, Incident: x.ev.IncidentID, EventID: x.ev.ID, EventType: string(x.ev.Type),
+		Version: x.ev.Incident.LastUpdateDateTime, Rule: rule, Action: action, Params: params, Result: result,
+		Error: errString(err), GraphRequestID: info.RequestID, GraphStatus: info.Status,
+		DurationMS: float64(d.Microseconds()) / 1000,
+	}
+}

@@ -1,0 +1,99 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Delivery is one delivered event message.
+type Delivery struct {
+	Msg       jetstream.Msg
+	Meta      *jetstream.MsgMetadata
+	Partition string
+	// Key orders deliveries: events with one key (one incident) are handled
+	// one at a time, in stream order.
+	Key string
+	// Tenant and Incident as the subject names them ("" when it does not).
+	Tenant, Incident string
+	// dlqTenant and dlqIncident, once the event is read, name its DLQ subject.
+	dlqTenant, dlqIncident string
+}
+
+// Handler handles one delivery and says what becomes of it. It does not ack:
+// settle does, once, from the Result.
+type Handler func(ctx context.Context, d *Delivery) Result
+
+// Middleware wraps a Handler.
+type Middleware func(Handler) Handler
+
+// Chain applies middleware so that the first is the outermost.
+func Chain(h Handler, mws ...Middleware) Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// Recover turns a panic in the handler into a dead letter (with the stack in
+// the log): a bug must not lose the event or crash the worker.
+func Recover(log *slog.Logger) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, d *Delivery) (r Result) {
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("handler panic", "subject", d.Msg.Subject(), "panic", p, "stack", string(debug.Stack()))
+					r = dead("panic", fmt.Errorf("panic: %v", p))
+				}
+			}()
+			return next(ctx, d)
+		}
+	}
+}
+
+// Timeout bounds one handling; a handling cut short is retried.
+func Timeout(d time.Duration) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, del *Delivery) Result {
+			ctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			r := next(ctx, del)
+			if ctx.Err() != nil && r.Verdict != Ack && r.Verdict != Skip {
+				return Result{Verdict: Retry, Reason: "timeout", Err: fmt.Errorf("handling took longer than %v", d)}
+			}
+			return r
+		}
+	}
+}
+
+// InProgress tells JetStream the event is still being handled every period,
+// so a slow Graph call does not get the event redelivered to someone else.
+func InProgress(period time.Duration) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, d *Delivery) Result {
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				t := time.NewTicker(period)
+				defer t.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+						_ = d.Msg.InProgress()
+					}
+				}
+			}()
+			r := next(ctx, d)
+			close(stop)
+			<-done
+			return r
+		}
+	}
+}
