@@ -1,6 +1,5 @@
 package incident
 
-
 // link sets each evidence item's Type from its "@odata.type" and remembers the
 // document the incident came from, so Evidence.Get can read properties outside
 // the typed union without the decoder keeping a copy of every item.
