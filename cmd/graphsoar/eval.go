@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -124,7 +125,8 @@ func (e *evaluator) lines(name string, r io.Reader) error {
 	line, failed := 0, 0
 	for sc.Scan() {
 		line++
-		b := sc.Bytes()
+		// The event keeps its bytes; the scanner reuses its buffer.
+		b := bytes.Clone(sc.Bytes())
 		if len(b) == 0 {
 			continue
 		}

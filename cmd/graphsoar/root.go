@@ -31,6 +31,8 @@ Graph writes.`,
 		newTestCmd(s),
 		newSchemaCmd(s),
 		newEmulatorCmd(s),
+		newRunCmd(getenv, s),
+		newLoadtestCmd(getenv, s),
 	)
 	return root
 }

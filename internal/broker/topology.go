@@ -49,7 +49,7 @@ type Topology struct {
 // DefaultTopology returns graphsoar's defaults.
 func DefaultTopology() Topology {
 	return Topology{
-		Stream: "INCIDENTS", Subject: "security.incidents.>", Partitions: 16,
+		Stream: "INCIDENTS", Subject: "security.incidents.>", Partitions: 8,
 		PartitionPrefix: "graphsoar.incidents", Consumer: "graphsoar",
 		DuplicateWindow: 2 * time.Minute, MaxAge: 7 * 24 * time.Hour, Replicas: 1,
 		AckWait: 60 * time.Second, MaxDeliver: 10, MaxAckPending: 1000,
@@ -212,6 +212,23 @@ func EnsureSideStreams(ctx context.Context, js jetstream.JetStream, t Topology) 
 // Buckets are the key-value buckets of the worker.
 type Buckets struct {
 	State, Effects, Coord jetstream.KeyValue
+}
+
+// OpenBuckets opens existing key-value buckets (when graphsoar must not
+// create them).
+func OpenBuckets(ctx context.Context, js jetstream.JetStream, t Topology) (Buckets, error) {
+	var b Buckets
+	for _, spec := range []struct {
+		kv   *jetstream.KeyValue
+		name string
+	}{{&b.State, t.StateBucket}, {&b.Effects, t.EffectsBucket}, {&b.Coord, t.CoordBucket}} {
+		kv, err := js.KeyValue(ctx, spec.name)
+		if err != nil {
+			return Buckets{}, fmt.Errorf("key-value bucket %s: %w", spec.name, err)
+		}
+		*spec.kv = kv
+	}
+	return b, nil
 }
 
 // EnsureBuckets creates or opens the key-value buckets.

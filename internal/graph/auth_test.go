@@ -220,7 +220,8 @@ func TestConfigValidate(t *testing.T) {
 		{graph.Config{Tenants: map[string]graph.Credential{"t": {}}}, "tenant t: auth missing"},
 		{graph.Config{Default: &graph.Credential{Auth: graph.AuthCertificate}}, "default credential: auth certificate needs clientId and certificateFile"},
 		{graph.Config{Default: none, MaxAttempts: -1}, "maxAttempts must be at least 1"},
-		{graph.Config{Default: none, IncidentRate: graph.RateLimit{PerMinute: -1}}, "must not be negative"},
+		{graph.Config{Default: none, IncidentRate: graph.RateLimit{PerMinute: -2}}, "-1 for none"},
+		{graph.Config{Default: none, IncidentRate: graph.RateLimit{PerMinute: -1}}, ""},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.WithDefaults().Validate()

@@ -94,7 +94,7 @@ func (c Credential) Validate() error {
 }
 
 // RateLimit is a request budget per tenant: PerMinute requests a minute with
-// bursts of Burst. PerMinute 0 means no limit.
+// bursts of Burst. PerMinute 0 means the default; -1 means no limit.
 type RateLimit struct {
 	PerMinute int `yaml:"perMinute" json:"perMinute"`
 	Burst     int `yaml:"burst" json:"burst"`
@@ -211,8 +211,8 @@ func (c Config) Validate() error {
 		return errors.New("graph timeouts and backoff must be positive, backoffMax >= backoffBase")
 	case c.MaxAttempts < 1:
 		return errors.New("graph maxAttempts must be at least 1")
-	case c.IncidentRate.PerMinute < 0, c.SecurityActionRate.PerMinute < 0:
-		return errors.New("graph rate limits must not be negative")
+	case c.IncidentRate.PerMinute < -1, c.SecurityActionRate.PerMinute < -1:
+		return errors.New("graph rate limits: perMinute is a count, 0 for the default or -1 for none")
 	}
 	return nil
 }

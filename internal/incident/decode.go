@@ -11,6 +11,7 @@ import (
 
 	json "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	fastjson "github.com/goccy/go-json"
 )
 
 // DecodeError says why an event could not be read: which event (its id, when it
@@ -55,7 +56,8 @@ type envelope struct {
 // incident. It checks what the worker relies on (an incident id, a known change
 // type, a consistent tenant and subject) and returns a *DecodeError naming the
 // event and field otherwise. Unknown properties, evidence types and enum values
-// are accepted.
+// are accepted. The event keeps b (for Evidence.Get): the caller must not
+// modify it afterwards.
 func Decode(b []byte) (*Event, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
@@ -64,11 +66,6 @@ func Decode(b []byte) (*Event, error) {
 	if b[0] != '{' {
 		return nil, &DecodeError{Msg: "not a JSON object"}
 	}
-	// A bare incident has no "specversion"; decoding it straight away saves a
-	// second pass.
-	if !bytes.Contains(b, []byte(`"specversion"`)) {
-		return decodeBare(b)
-	}
 	var env envelope
 	if err := unmarshal(b, &env); err != nil {
 		return nil, jsonError(env.ID, err)
@@ -76,9 +73,8 @@ func Decode(b []byte) (*Event, error) {
 	if env.SpecVersion == "" {
 		return decodeBare(b)
 	}
-	doc := append([]byte(nil), b...)
 	if env.Data != nil {
-		env.Data.link(doc, "data")
+		env.Data.link(b, "data")
 	}
 	return fromEnvelope(&env)
 }
@@ -146,7 +142,7 @@ func decodeBare(b []byte) (*Event, error) {
 	if err := unmarshal(b, &inc); err != nil {
 		return nil, jsonError("", err)
 	}
-	inc.link(append([]byte(nil), b...), "")
+	inc.link(b, "")
 	if inc.ID == "" {
 		return nil, &DecodeError{Field: "id", Msg: "missing (neither a CloudEvents envelope nor a Graph incident)"}
 	}
@@ -178,7 +174,7 @@ func isThin(inc *Incident) bool {
 }
 
 // DecodeIncident reads a bare Graph incident (as GET /security/incidents/{id}
-// returns it).
+// returns it). The incident keeps b: the caller must not modify it afterwards.
 func DecodeIncident(b []byte) (*Incident, error) {
 	var inc Incident
 	if err := unmarshal(b, &inc); err != nil {
@@ -187,7 +183,7 @@ func DecodeIncident(b []byte) (*Incident, error) {
 	if inc.ID == "" {
 		return nil, &DecodeError{Field: "id", Msg: "missing"}
 	}
-	inc.link(append([]byte(nil), b...), "")
+	inc.link(b, "")
 	return &inc, nil
 }
 
@@ -197,7 +193,15 @@ func decodeOptions() json.Options {
 	return json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 }
 
-func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v, decodeOptions()) }
+// unmarshal decodes with goccy/go-json, about twice as fast as the v2 decoder
+// on incidents; when that fails, the v2 decoder decodes again to name the
+// field precisely (its errors carry JSON pointers with array indices).
+func unmarshal(b []byte, v any) error {
+	if err := fastjson.Unmarshal(b, v); err == nil {
+		return nil
+	}
+	return json.Unmarshal(b, v, decodeOptions())
+}
 
 // jsonError turns a decoding error into a DecodeError naming the field (as
 // data.alerts[0].severity).

@@ -117,3 +117,24 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvaluateNoMatch evaluates an event that none of the 1,000 rules
+// matches (the worker's common case).
+func BenchmarkEvaluateNoMatch(b *testing.B) {
+	rs, err := rules.Load("testdata/bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev, err := incident.Decode(fixtures.Read("phishing-created.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	if p := rs.Evaluate(rules.Input{Event: ev, Now: now}); len(p.Matches) != 0 {
+		b.Fatalf("matched %v", p.MatchedRules())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		rs.Evaluate(rules.Input{Event: ev, Now: now})
+	}
+}

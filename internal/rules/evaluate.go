@@ -46,24 +46,25 @@ func (rs *RuleSet) Evaluate(in Input) *Plan {
 		facts = rs.index.candidates(ev.Incident)
 		defer rs.index.release(facts)
 	}
-	for i, r := range rs.rules {
+	visit := func(i int) bool {
+		r := rs.rules[i]
 		if !r.Enabled || (!r.Expires.IsZero() && now.After(r.Expires)) {
-			continue
+			return true
 		}
 		if (ev.Type == incident.Created && !r.onCreated) || (ev.Type == incident.Updated && !r.onUpdated) {
-			continue
+			return true
 		}
 		if facts != nil && !rs.index.can(facts, i) {
-			continue
+			return true
 		}
 		env.Rule = r.info
 		out, err := m.Run(r.cond, env)
 		if err != nil {
 			plan.Errors = append(plan.Errors, RuleError{Rule: r.ID, Error: "when: " + err.Error()})
-			continue
+			return true
 		}
 		if matched, _ := out.(bool); !matched {
-			continue
+			return true
 		}
 		match := Match{Rule: r.ID, Actions: make([]PlannedAction, 0, len(r.actions))}
 		var failed error
@@ -80,8 +81,15 @@ func (rs *RuleSet) Evaluate(in Input) *Plan {
 		} else {
 			plan.Matches = append(plan.Matches, match)
 		}
-		if r.Stop {
-			break
+		return !r.Stop // a matching rule with stop ends the evaluation
+	}
+	if facts != nil {
+		facts.each(visit)
+	} else {
+		for i := range rs.rules {
+			if !visit(i) {
+				break
+			}
 		}
 	}
 	return plan

@@ -3,7 +3,7 @@ package rules
 // WithoutIndex returns a copy of the rule set that runs every rule (no
 // prefilter), for tests that prove the prefilter never changes a plan.
 func (rs *RuleSet) WithoutIndex() *RuleSet {
-	return &RuleSet{rules: rs.rules, lists: rs.lists, files: rs.files, registry: rs.registry, fields: rs.fields, prev: rs.prev}
+	return &RuleSet{rules: rs.rules, lists: rs.lists, files: rs.files, registry: rs.registry, fields: rs.fields, prev: rs.prev, prevFields: rs.prevFields, project: rs.project}
 }
 
 // IndexedClauses returns the number of clauses the prefilter found per rule id.

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"math/bits"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 
@@ -14,11 +16,22 @@ type index struct {
 	lists   Lists
 	sources []valueSource
 	atoms   []indexAtom
-	// eq[src] maps a literal to the atoms "some value of src equals it".
-	eq []map[string][]int
+	// eq[src] maps a literal to the atoms "some value of src equals it";
+	// eqIDs[src] lists those atoms.
+	eq    []map[string][]int
+	eqIDs [][]int
 	// rules[i] are the clauses of rule i as atom ids; nil means always a candidate.
-	rules   [][][]int
-	scratch sync.Pool
+	rules [][][]int
+	// Each rule with clauses is anchored on one of them: anchors[atom] lists
+	// the rules anchored on a clause holding that atom. A rule is looked at
+	// only when an atom of its anchor holds (or when it is in always: no
+	// clause to anchor on). Anchors are equality clauses when a rule has one
+	// (decided by map lookups), else list clauses (evaluated eagerly).
+	anchors    map[int][]int
+	always     []int
+	eagerSrc   []int // sources of equality anchors
+	eagerAtoms []int // non-equality anchor atoms
+	scratch    sync.Pool
 }
 
 type indexAtom struct {
@@ -54,6 +67,7 @@ func buildIndex(rules []*Rule, lists Lists) *index {
 					srcIDs[a.src] = sid
 					ix.sources = append(ix.sources, valueSource{ref: a.src, extract: ext})
 					ix.eq = append(ix.eq, map[string][]int{})
+					ix.eqIDs = append(ix.eqIDs, nil)
 				}
 				if a.pred == predInList {
 					if _, known := lists[a.list]; !known {
@@ -68,54 +82,180 @@ func buildIndex(rules []*Rule, lists Lists) *index {
 					ix.atoms = append(ix.atoms, indexAtom{atom: a, src: sid})
 					if a.pred == predEq {
 						ix.eq[sid][a.lit] = append(ix.eq[sid][a.lit], id)
+						ix.eqIDs[sid] = append(ix.eqIDs[sid], id)
 					}
 				}
 				ids = append(ids, id)
 			}
 			if ok {
+				sort.SliceStable(ids, func(a, b int) bool { return ix.atoms[ids[a]].cost() < ix.atoms[ids[b]].cost() })
 				compiled = append(compiled, ids)
 			}
 		}
+		// Cheapest clause first: the most expensive atom of a clause decides
+		// its cost.
+		clauseCost := func(c []int) int { return ix.atoms[c[len(c)-1]].cost() }
+		sort.SliceStable(compiled, func(a, b int) bool { return clauseCost(compiled[a]) < clauseCost(compiled[b]) })
 		ix.rules[i] = compiled
 	}
+	ix.anchor(len(rules))
 	return ix
 }
 
-// scratch is the per-event state of the index.
-type scratch struct {
-	values [][]string
-	done   []bool
-	atoms  []bool
-}
-
-// candidates returns, for each rule, whether it can match inc. The result
-// must be released with release.
-func (ix *index) candidates(inc *incident.Incident) *scratch {
-	s, _ := ix.scratch.Get().(*scratch)
-	if s == nil {
-		s = &scratch{values: make([][]string, len(ix.sources)), done: make([]bool, len(ix.sources)), atoms: make([]bool, len(ix.atoms))}
-	}
-	clear(s.atoms)
-	for sid, src := range ix.sources {
-		vals := src.extract(inc, s.values[sid][:0])
-		s.values[sid] = vals
-		eq := ix.eq[sid]
-		if len(eq) == 0 {
-			continue
-		}
-		for _, v := range vals {
-			for _, id := range eq[v] {
-				s.atoms[id] = true
+// anchor picks each rule's anchor clause: the equality-only clause whose
+// atoms the fewest rules share (the most selective), else a clause of
+// equality and list atoms; rules with neither are always looked at.
+func (ix *index) anchor(n int) {
+	popularity := map[int]int{}
+	for _, clauses := range ix.rules {
+		for _, c := range clauses {
+			for _, id := range c {
+				popularity[id]++
 			}
 		}
 	}
-	for id, a := range ix.atoms {
-		if a.pred == predEq {
+	ix.anchors = map[int][]int{}
+	eagerSrc, eagerAtom := map[int]bool{}, map[int]bool{}
+	for i := range n {
+		best, bestScore := -1, 0
+		for ci, c := range ix.rules[i] {
+			worst := ix.atoms[c[len(c)-1]].cost() // atoms are sorted by cost
+			if worst > 1 {
+				continue // substring atoms are too costly to evaluate eagerly
+			}
+			// A list clause costs a set lookup per value, eagerly: worth it
+			// against an equality shared by many rules (severity == "high").
+			score := worst * listAnchorPenalty
+			for _, id := range c {
+				score += popularity[id]
+			}
+			if best < 0 || score < bestScore {
+				best, bestScore = ci, score
+			}
+		}
+		if best < 0 {
+			ix.always = append(ix.always, i)
 			continue
 		}
-		s.atoms[id] = ix.test(a, s.values[a.src])
+		for _, id := range ix.rules[i][best] {
+			ix.anchors[id] = append(ix.anchors[id], i)
+			if ix.atoms[id].pred == predEq {
+				eagerSrc[ix.atoms[id].src] = true
+			} else {
+				eagerAtom[id] = true
+			}
+		}
+	}
+	ix.eagerSrc = sortedKeys(eagerSrc)
+	ix.eagerAtoms = sortedKeys(eagerAtom)
+}
+
+// listAnchorPenalty weighs a list clause against the popularity (rules
+// sharing an atom) of an equality clause when choosing an anchor.
+const listAnchorPenalty = 100
+
+func sortedKeys(m map[int]bool) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// scratch is the per-event state of the index: source values and atom truth
+// are computed on first use, so an expensive atom (a substring test) is only
+// evaluated when a rule's cheaper clauses all hold.
+type scratch struct {
+	inc    *incident.Incident
+	values [][]string
+	have   []bool
+	atoms  []int8   // 0: not evaluated, 1: true, 2: false
+	cand   []uint64 // rules to look at, as a bit set
+}
+
+// candidates prepares the per-event state for inc and marks the rules whose
+// anchor holds; release it when done.
+func (ix *index) candidates(inc *incident.Incident) *scratch {
+	s, _ := ix.scratch.Get().(*scratch)
+	if s == nil {
+		s = &scratch{values: make([][]string, len(ix.sources)), have: make([]bool, len(ix.sources)),
+			atoms: make([]int8, len(ix.atoms)), cand: make([]uint64, (len(ix.rules)+63)/64)}
+	}
+	s.inc = inc
+	clear(s.have)
+	clear(s.atoms)
+	clear(s.cand)
+	for _, i := range ix.always {
+		s.cand[i/64] |= 1 << (i % 64)
+	}
+	for _, sid := range ix.eagerSrc {
+		ix.values(s, sid) // marks the true equality atoms and their anchored rules
+	}
+	for _, id := range ix.eagerAtoms {
+		if ix.holds(s, id) {
+			ix.mark(s, id)
+		}
 	}
 	return s
+}
+
+// mark makes the rules anchored on atom id candidates.
+func (ix *index) mark(s *scratch, id int) {
+	for _, i := range ix.anchors[id] {
+		s.cand[i/64] |= 1 << (i % 64)
+	}
+}
+
+// each calls fn with every candidate rule, in order, until fn returns false.
+func (s *scratch) each(fn func(i int) bool) {
+	for w, bits := range s.cand {
+		for bits != 0 {
+			b := bits & -bits
+			i := w*64 + bits64TrailingZeros(bits)
+			if !fn(i) {
+				return
+			}
+			bits ^= b
+		}
+	}
+}
+
+func (ix *index) values(s *scratch, sid int) []string {
+	if !s.have[sid] {
+		s.values[sid] = ix.sources[sid].extract(s.inc, s.values[sid][:0])
+		s.have[sid] = true
+		// Every equality atom of the source is decided at once, by lookup.
+		if eq := ix.eq[sid]; len(eq) > 0 {
+			for _, id := range ix.eqIDs[sid] {
+				s.atoms[id] = 2
+			}
+			for _, v := range s.values[sid] {
+				for _, id := range eq[v] {
+					if s.atoms[id] != 1 {
+						s.atoms[id] = 1
+						ix.mark(s, id)
+					}
+				}
+			}
+		}
+	}
+	return s.values[sid]
+}
+
+// holds evaluates one atom (memoised for the event).
+func (ix *index) holds(s *scratch, id int) bool {
+	if s.atoms[id] == 0 {
+		a := ix.atoms[id]
+		vals := ix.values(s, a.src)
+		if s.atoms[id] == 0 { // not an equality atom
+			s.atoms[id] = 2
+			if ix.test(a, vals) {
+				s.atoms[id] = 1
+			}
+		}
+	}
+	return s.atoms[id] == 1
 }
 
 func (ix *index) test(a indexAtom, vals []string) bool {
@@ -149,12 +289,13 @@ func (ix *index) test(a indexAtom, vals []string) bool {
 	return false
 }
 
-// can reports whether rule i can match, given the event's atoms.
+// can reports whether rule i can match: every clause must have a true atom.
+// Clauses and atoms are ordered cheapest first.
 func (ix *index) can(s *scratch, i int) bool {
 	for _, c := range ix.rules[i] {
 		ok := false
 		for _, id := range c {
-			if s.atoms[id] {
+			if ix.holds(s, id) {
 				ok = true
 				break
 			}
@@ -166,7 +307,21 @@ func (ix *index) can(s *scratch, i int) bool {
 	return true
 }
 
-func (ix *index) release(s *scratch) { ix.scratch.Put(s) }
+func (ix *index) release(s *scratch) {
+	s.inc = nil
+	ix.scratch.Put(s)
+}
+
+// cost orders atoms: lookups before list scans before substring tests.
+func (a atom) cost() int {
+	switch a.pred {
+	case predEq:
+		return 0
+	case predInList:
+		return 1
+	}
+	return 2
+}
 
 // extractor builds the value extractor of a source, or nil if the source is
 // not understood (the clause is then dropped, never the rule).
@@ -241,3 +396,5 @@ func appendValues(dst []string, v reflect.Value) []string {
 	}
 	return dst
 }
+
+func bits64TrailingZeros(x uint64) int { return bits.TrailingZeros64(x) }

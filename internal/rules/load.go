@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/incident"
 )
 
 // Load reads every *.yaml and *.yml file under dir (recursively; hidden
@@ -168,6 +169,13 @@ func (l *loader) finish() (*RuleSet, error) {
 	}
 	sort.SliceStable(rs.rules, func(i, j int) bool { return rs.rules[i].Order < rs.rules[j].Order })
 	rs.prev = c.prev
+	for f := range c.prev.fields {
+		rs.prevFields = append(rs.prevFields, f)
+	}
+	sort.Strings(rs.prevFields)
+	if rs.prev.whole || len(rs.prevFields) > 0 {
+		rs.project = incident.Projector(rs.prevFields, rs.prev.whole)
+	}
 	rs.index = buildIndex(rs.rules, rs.lists)
 	return rs, nil
 }

@@ -6,7 +6,6 @@
 package rules
 
 import (
-	"sort"
 	"sync"
 	"time"
 
@@ -19,25 +18,34 @@ import (
 // RuleSet is an immutable, compiled set of rules and lists. It is safe for
 // concurrent use.
 type RuleSet struct {
-	rules    []*Rule // by Order
-	lists    Lists
-	files    []string
-	registry *actions.Registry
-	fields   map[string]int
-	index    *index
-	vms      sync.Pool
-	prev     previousUse
+	rules      []*Rule // by Order
+	lists      Lists
+	files      []string
+	registry   *actions.Registry
+	fields     map[string]int
+	index      *index
+	vms        sync.Pool
+	prev       previousUse
+	prevFields []string // sorted names of prev.fields
+	project    func(*incident.Incident) *incident.Incident
+}
+
+// Remember returns what the worker keeps of an incident as the next event's
+// previous: the id and the properties the rules read through previous and
+// changed() (the whole incident when a rule uses previous whole), or nil when
+// no rule reads previous.
+func (rs *RuleSet) Remember(inc *incident.Incident) *incident.Incident {
+	if rs.project == nil {
+		return nil
+	}
+	return rs.project(inc)
 }
 
 // PreviousFields returns the incident properties the rules read through
 // previous and changed(), or whole when a rule uses previous otherwise (as an
 // argument to a helper, say): what the worker must remember of each incident.
 func (rs *RuleSet) PreviousFields() (fields []string, whole bool) {
-	for f := range rs.prev.fields {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
-	return fields, rs.prev.whole
+	return rs.prevFields, rs.prev.whole
 }
 
 // Rule is one compiled rule.

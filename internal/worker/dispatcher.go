@@ -8,40 +8,51 @@ import (
 
 // dispatcher runs deliveries with one lane per key (incident): a lane handles
 // its deliveries one at a time in stream order, different lanes run
-// concurrently up to a bound. When a delivery is left pending for redelivery
-// (a retry), its lane holds every later delivery until that one comes back
-// and is settled, so a retry never lets a later event of the incident pass.
+// concurrently on a fixed pool of goroutines. When a delivery is left pending
+// for redelivery (a retry), its lane holds every later delivery until that one
+// comes back and is settled, so a retry never lets a later event of the
+// incident pass.
 type dispatcher struct {
-	sem    chan struct{}
 	handle func(*Delivery) (pending bool)
 	// maxHold bounds how long a lane waits for a redelivery that may never
 	// come (the event expired from the stream, or went to another replica).
 	maxHold func(*Delivery) time.Duration
 	now     func() time.Time
 
-	mu    sync.Mutex
-	lanes map[string]*lane
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	cond    *sync.Cond
+	lanes   map[string]*lane
+	ready   []string // runnable lanes not running, in order
+	running int
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 type lane struct {
 	queue     []*Delivery // waiting, by stream sequence
 	running   *Delivery
+	scheduled bool   // in ready or running
 	blocked   uint64 // stream sequence of the pending delivery; 0: none
 	blockedAt time.Time
 	hold      time.Duration
 }
 
 func newDispatcher(concurrency int, handle func(*Delivery) bool, maxHold func(*Delivery) time.Duration, now func() time.Time) *dispatcher {
-	return &dispatcher{sem: make(chan struct{}, concurrency), handle: handle, maxHold: maxHold, now: now, lanes: map[string]*lane{}}
+	p := &dispatcher{handle: handle, maxHold: maxHold, now: now, lanes: map[string]*lane{}}
+	p.cond = sync.NewCond(&p.mu)
+	for range concurrency {
+		p.wg.Add(1)
+		go p.loop()
+	}
+	return p
 }
 
 func seqOf(d *Delivery) uint64 { return d.Meta.Sequence.Stream }
 
-// dispatch queues a delivery on its lane and starts the lane if it is idle.
-// It blocks while the concurrency bound is reached (backpressure on fetching).
+// dispatch queues a delivery on its lane and schedules the lane if it can run.
 func (p *dispatcher) dispatch(d *Delivery) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	l := p.lanes[d.Key]
 	if l == nil {
 		l = &lane{}
@@ -55,16 +66,17 @@ func (p *dispatcher) dispatch(d *Delivery) {
 	l.queue = append(l.queue, nil)
 	copy(l.queue[i+1:], l.queue[i:])
 	l.queue[i] = d
-	start := l.running == nil && p.runnable(l)
-	if start {
-		l.running = l.queue[0]
+	p.schedule(d.Key, l)
+}
+
+// schedule puts a runnable, idle lane on the ready list (mu held).
+func (p *dispatcher) schedule(key string, l *lane) {
+	if l.scheduled || !p.runnable(l) {
+		return
 	}
-	p.mu.Unlock()
-	if start {
-		p.sem <- struct{}{}
-		p.wg.Add(1)
-		go p.run(d.Key)
-	}
+	l.scheduled = true
+	p.ready = append(p.ready, key)
+	p.cond.Signal()
 }
 
 // runnable reports whether a lane may run its next delivery (mu held).
@@ -81,61 +93,65 @@ func (p *dispatcher) runnable(l *lane) bool {
 	return true
 }
 
-func (p *dispatcher) run(key string) {
+// loop is one of the pool's goroutines: it runs ready lanes until closed.
+func (p *dispatcher) loop() {
 	defer p.wg.Done()
-	defer func() { <-p.sem }()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for {
-		p.mu.Lock()
-		l := p.lanes[key]
-		if l == nil || !p.runnable(l) {
-			if l != nil {
-				l.running = nil
-				if len(l.queue) == 0 && l.blocked == 0 {
-					delete(p.lanes, key)
-				}
-			}
-			p.mu.Unlock()
+		for len(p.ready) == 0 && !p.closed {
+			p.cond.Wait()
+		}
+		if len(p.ready) == 0 && p.closed {
 			return
 		}
-		d := l.queue[0]
-		l.queue = l.queue[1:]
-		l.running = d
-		p.mu.Unlock()
-
-		pending := p.handle(d)
-
-		p.mu.Lock()
-		if pending {
-			l.blocked, l.blockedAt, l.hold = seqOf(d), p.now(), p.maxHold(d)
+		key := p.ready[0]
+		p.ready = p.ready[1:]
+		l := p.lanes[key]
+		if l == nil {
+			continue
 		}
-		p.mu.Unlock()
+		p.running++
+		for p.runnable(l) {
+			d := l.queue[0]
+			l.queue = l.queue[1:]
+			l.running = d
+			p.mu.Unlock()
+			pending := p.handle(d)
+			p.mu.Lock()
+			l.running = nil
+			if pending {
+				l.blocked, l.blockedAt, l.hold = seqOf(d), p.now(), p.maxHold(d)
+			}
+		}
+		p.running--
+		l.scheduled = false
+		if len(l.queue) == 0 && l.blocked == 0 {
+			delete(p.lanes, key)
+		}
+		p.cond.Broadcast() // wake waiters of idle()
 	}
 }
 
-// recheck starts lanes whose hold has expired.
+// recheck schedules lanes whose hold has expired.
 func (p *dispatcher) recheck() {
 	p.mu.Lock()
-	var start []string
+	defer p.mu.Unlock()
 	for k, l := range p.lanes {
-		if l.running == nil && p.runnable(l) {
-			l.running = l.queue[0]
-			start = append(start, k)
-		}
-	}
-	p.mu.Unlock()
-	for _, k := range start {
-		p.sem <- struct{}{}
-		p.wg.Add(1)
-		go p.run(k)
+		p.schedule(k, l)
 	}
 }
 
-// waiting calls fn for every queued (not running) delivery, for heartbeats.
-func (p *dispatcher) waiting(fn func(*Delivery)) {
+// each calls fn for every delivery in hand, queued or running (heartbeats:
+// JetStream must not redeliver what is still being handled or waiting).
+func (p *dispatcher) each(fn func(*Delivery)) {
 	p.mu.Lock()
 	var all []*Delivery
 	for _, l := range p.lanes {
 		all = append(all, l.queue...)
+		if l.running != nil {
+			all = append(all, l.running)
+		}
 	}
 	p.mu.Unlock()
 	for _, d := range all {
@@ -162,7 +178,7 @@ func (p *dispatcher) evict(partition string) []*Delivery {
 		if l.running == nil || l.running.Partition == partition {
 			l.blocked = 0
 		}
-		if l.running == nil && len(l.queue) == 0 {
+		if !l.scheduled && len(l.queue) == 0 {
 			delete(p.lanes, k)
 		}
 	}
@@ -187,7 +203,39 @@ func (p *dispatcher) busy(partition string) bool {
 }
 
 // inFlight counts running deliveries.
-func (p *dispatcher) inFlight() int { return len(p.sem) }
+func (p *dispatcher) inFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
 
-// wait waits for every running lane to stop.
-func (p *dispatcher) wait() { p.wg.Wait() }
+// idle waits until no delivery runs, or until abandon is closed.
+func (p *dispatcher) idle(abandon <-chan struct{}) bool {
+	done := make(chan struct{})
+	go func() {
+		p.mu.Lock()
+		for p.running > 0 {
+			p.cond.Wait()
+		}
+		p.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-abandon:
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		return false
+	}
+}
+
+// close stops the pool once the ready lanes are run; it does not wait.
+func (p *dispatcher) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.ready = nil
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}

@@ -51,6 +51,12 @@ func (x *execution) target() actions.Target {
 // run carries out the plan and returns the event's Result.
 func (x *execution) run(ctx context.Context) Result {
 	w := x.w
+	if len(x.plan.Matches) == 0 && len(x.plan.Errors) == 0 {
+		if w.opts.DryRun {
+			return Result{Verdict: Ack, Outcome: "dry_run"}
+		}
+		return ack() // nothing matched: nothing to write or audit
+	}
 	reg := x.rules.Registry()
 	ops, err := reg.Operations(x.target(), x.planned())
 	if err != nil {

@@ -69,31 +69,3 @@ func Timeout(d time.Duration) Middleware {
 		}
 	}
 }
-
-// InProgress tells JetStream the event is still being handled every period,
-// so a slow Graph call does not get the event redelivered to someone else.
-func InProgress(period time.Duration) Middleware {
-	return func(next Handler) Handler {
-		return func(ctx context.Context, d *Delivery) Result {
-			stop := make(chan struct{})
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				t := time.NewTicker(period)
-				defer t.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-t.C:
-						_ = d.Msg.InProgress()
-					}
-				}
-			}()
-			r := next(ctx, d)
-			close(stop)
-			<-done
-			return r
-		}
-	}
-}

@@ -81,26 +81,36 @@ func (p *partition) fetch() {
 	}
 }
 
-// delivery reads the metadata and the ordering key of a message.
+// delivery reads the metadata and the ordering key of a message: the tenant
+// and incident from a partitioned subject (PREFIX.<p>.<tenant>.<incident>) or
+// a contract subject (SUBJECT-PREFIX.<tenant>.<incident>).
 func (p *partition) delivery(msg jetstream.Msg) (*Delivery, error) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		return nil, err
 	}
-	d := &Delivery{Msg: msg, Meta: meta, Partition: p.id, Key: msg.Subject()}
-	tokens := strings.Split(msg.Subject(), ".")
-	prefix := strings.Split(p.w.topo.PartitionPrefix, ".")
-	subjPrefix := strings.Split(strings.TrimSuffix(p.w.topo.Subject, ".>"), ".")
-	switch {
-	case len(tokens) == len(prefix)+3 && strings.HasPrefix(msg.Subject(), p.w.topo.PartitionPrefix+"."):
-		d.Tenant, d.Incident = tokens[len(prefix)+1], tokens[len(prefix)+2]
-	case len(tokens) == len(subjPrefix)+2 && strings.HasSuffix(p.w.topo.Subject, ".>"):
-		d.Tenant, d.Incident = tokens[len(subjPrefix)], tokens[len(subjPrefix)+1]
+	subj := msg.Subject()
+	d := &Delivery{Msg: msg, Meta: meta, Partition: p.id, Key: subj}
+	if rest, ok := strings.CutPrefix(subj, p.w.topo.PartitionPrefix+"."); ok {
+		if _, rest, ok = strings.Cut(rest, "."); ok {
+			d.Tenant, d.Incident = twoTokens(rest)
+		}
+	} else if rest, ok := strings.CutPrefix(subj, strings.TrimSuffix(p.w.topo.Subject, ">")); ok {
+		d.Tenant, d.Incident = twoTokens(rest)
 	}
 	if d.Tenant != "" {
 		d.Key = d.Tenant + "/" + d.Incident
 	}
 	return d, nil
+}
+
+// twoTokens splits "a.b" into a and b; anything else gives "", "".
+func twoTokens(s string) (string, string) {
+	a, b, ok := strings.Cut(s, ".")
+	if !ok || a == "" || b == "" || strings.Contains(b, ".") {
+		return "", ""
+	}
+	return a, b
 }
 
 // checkRecovery ends the hold once every unsettled event is held here.

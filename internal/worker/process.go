@@ -50,7 +50,7 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) Result {
 	}
 
 	rs := w.rules.Current()
-	x := &execution{w: w, ev: ev, current: ev.Incident, st: st, rules: rs, previous: st.previous(), now: w.now()}
+	x := &execution{w: w, ev: ev, current: ev.Incident, st: st, rules: rs, previous: st.prev, now: w.now()}
 	x.evaluate(ev)
 	result := x.run(ctx)
 	w.audit(x.audits)
@@ -62,10 +62,8 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) Result {
 		return result
 	}
 
-	fields, whole := rs.PreviousFields()
-	if snap, err := ev.Incident.Snapshot(fields, whole); err == nil {
-		st.Snapshot = snap
-	}
+	// Only what the rules read through previous is remembered.
+	st.prev = rs.Remember(ev.Incident)
 	st.Version = version
 	st.dirty = true
 	if x.wrote {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // settle turns a Result into exactly one of Ack, NakWithDelay or (after the
@@ -21,8 +22,12 @@ func (w *Worker) settle(d *Delivery, r Result) (pending bool) {
 	if r.Verdict == Retry && int(d.Meta.NumDelivered) >= w.topo.MaxDeliver {
 		r = dead("retries_exhausted", fmt.Errorf("%d deliveries, last: %s: %w", d.Meta.NumDelivered, r.Reason, r.Err))
 	}
-	w.metrics.Events.WithLabelValues(r.outcome()).Inc()
+	w.outcomeCounter(r.outcome()).Inc()
 	w.metrics.EventLatency.Observe(w.now().Sub(d.Meta.Timestamp).Seconds())
+	if w.opts.OnSettled != nil {
+		defer w.opts.OnSettled(Settlement{Subject: d.Msg.Subject(), Tenant: d.dlqTenant, Incident: d.dlqIncident,
+			Outcome: r.outcome(), Reason: r.Reason, Err: r.Err, Published: d.Meta.Timestamp, Settled: w.now()})
+	}
 	switch r.Verdict {
 	case Ack, Skip:
 		if err := d.Msg.Ack(); err != nil {
@@ -134,4 +139,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// outcomeCounter returns the events counter of an outcome, cached for the
+// common ones.
+func (w *Worker) outcomeCounter(outcome string) prometheus.Counter {
+	switch outcome {
+	case "acked":
+		return w.acked
+	case "skipped_stale":
+		return w.skipped
+	}
+	return w.metrics.Events.WithLabelValues(outcome)
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 	"time"
 
@@ -22,8 +21,9 @@ type incidentState struct {
 	Version time.Time `json:"v"`
 	// Snapshot is the incident as last seen, reduced to the properties the
 	// rules read through previous and changed() (all of it when a rule uses
-	// previous as a whole).
+	// previous as a whole). In memory it is prev; it is encoded when stored.
 	Snapshot json.RawMessage `json:"s,omitempty"`
+	prev     *incident.Incident
 	// Writes are the times of recent Graph writes, for the action budget.
 	Writes []time.Time `json:"w,omitempty"`
 
@@ -52,19 +52,31 @@ func newStateStore(kv jetstream.KeyValue) *stateStore {
 	return &stateStore{kv: kv, cache: map[string]*stateEntry{}}
 }
 
-var safeKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // stateKey is the KV key of an incident: i.<tenant>.<incident>, with a hash
 // for values a key cannot hold.
 func stateKey(tenant, id string) string {
 	part := func(s string) string {
-		if safeKey.MatchString(s) {
+		if safeKeyToken(s) {
 			return s
 		}
 		h := sha256.Sum256([]byte(s))
 		return "h" + hex.EncodeToString(h[:12])
 	}
 	return "i." + part(tenant) + "." + part(id)
+}
+
+// safeKeyToken reports whether s can be one token of a KV key as it is.
+func safeKeyToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // load returns the entry of an incident, reading the KV bucket on first use.
@@ -92,6 +104,9 @@ func (s *stateStore) load(ctx context.Context, key, partition string) (*stateEnt
 		if jerr := json.Unmarshal(kve.Value(), st); jerr != nil {
 			st = &incidentState{} // unreadable state is treated as first sight
 		}
+		if len(st.Snapshot) > 0 {
+			st.prev, _ = incident.DecodeIncident(st.Snapshot)
+		}
 		st.rev = kve.Revision()
 	}
 	e.st = st
@@ -102,6 +117,14 @@ func (s *stateStore) load(ctx context.Context, key, partition string) (*stateEnt
 func (s *stateStore) persist(ctx context.Context, key string, e *stateEntry) error {
 	if !e.st.dirty {
 		return nil
+	}
+	e.st.Snapshot = nil
+	if e.st.prev != nil {
+		snap, err := e.st.prev.Snapshot(nil, true)
+		if err != nil {
+			return err
+		}
+		e.st.Snapshot = snap
 	}
 	b, err := json.Marshal(e.st)
 	if err != nil {
@@ -162,18 +185,6 @@ func (s *stateStore) flush(ctx context.Context, partition string, drop bool) err
 		e.mu.Unlock()
 	}
 	return errors.Join(errs...)
-}
-
-// previous decodes the snapshot as the previous incident (nil when none).
-func (st *incidentState) previous() *incident.Incident {
-	if len(st.Snapshot) == 0 {
-		return nil
-	}
-	inc, err := incident.DecodeIncident(st.Snapshot)
-	if err != nil {
-		return nil
-	}
-	return inc
 }
 
 // budget reports how many writes the incident made within the window, after

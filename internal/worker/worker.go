@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/broker"
@@ -90,6 +91,21 @@ type Options struct {
 	BalanceInterval time.Duration
 	// FlushInterval is the write-behind period of incident state. Default 1s.
 	FlushInterval time.Duration
+	// OnSettled, when set, is told of every settled event (for the demo and
+	// the load test). It must not block.
+	OnSettled func(Settlement)
+}
+
+// Settlement describes a settled event.
+type Settlement struct {
+	Subject   string
+	Tenant    string // "" when the event could not be read
+	Incident  string
+	Outcome   string // acked, skipped_stale, retried, dead_lettered, dry_run
+	Reason    string
+	Err       error
+	Published time.Time // when JetStream stored the event
+	Settled   time.Time
 }
 
 // Worker consumes, evaluates and acts. Create it with New and run it with Run.
@@ -110,11 +126,13 @@ type Worker struct {
 	// runs out of time, so abandoned Graph calls stop.
 	handlers     context.Context
 	stopHandlers context.CancelFunc
-	handler      Handler
-	owned        map[string]*owned // touched by the Run goroutine only
-	nOwned       atomic.Int64
-	running      atomic.Bool
-	balanced     atomic.Bool
+	// acked and skipped are the events counters of the common outcomes.
+	acked, skipped prometheus.Counter
+	handler        Handler
+	owned          map[string]*owned // touched by the Run goroutine only
+	nOwned         atomic.Int64
+	running        atomic.Bool
+	balanced       atomic.Bool
 }
 
 // New checks the options and builds a worker.
@@ -171,7 +189,11 @@ func New(o Options) (*Worker, error) {
 		log: o.Log, metrics: o.Metrics, now: o.Now, states: newStateStore(o.Buckets.State), owned: map[string]*owned{},
 	}
 	w.handlers, w.stopHandlers = context.WithCancel(context.Background())
-	w.handler = Chain(w.handle, Recover(w.log), Timeout(o.EventTimeout), InProgress(o.Topology.AckWait/3))
+	w.acked = o.Metrics.Events.WithLabelValues("acked")
+	w.skipped = o.Metrics.Events.WithLabelValues("skipped_stale")
+	// The dispatcher heartbeats every delivery in hand (InProgress), so a slow
+	// Graph call does not get the event redelivered elsewhere.
+	w.handler = Chain(w.handle, Recover(w.log), Timeout(o.EventTimeout))
 	w.disp = newDispatcher(o.Concurrency, w.deliver, w.maxHold, w.now)
 	return w, nil
 }
@@ -239,7 +261,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.log.Warn("incident state flush", "err", err)
 			}
 		case <-heartbeat.C:
-			w.disp.waiting(func(d *Delivery) { _ = d.Msg.InProgress() })
+			w.disp.each(func(d *Delivery) { _ = d.Msg.InProgress() })
 		case <-lag.C:
 			w.observeLag(ctx)
 		}
@@ -261,20 +283,19 @@ func (w *Worker) drain(ctx context.Context) error {
 	start := time.Now()
 	w.log.Info("draining", "in_flight", w.disp.inFlight(), "partitions", len(w.owned))
 	w.releaseAll(ctx)
-	done := make(chan struct{})
-	go func() { w.disp.wait(); close(done) }()
 	var err error
-	select {
-	case <-done:
-	case <-time.After(w.opts.DrainTimeout):
+	timeout := make(chan struct{})
+	timer := time.AfterFunc(w.opts.DrainTimeout, func() { close(timeout) })
+	if !w.disp.idle(timeout) {
 		err = fmt.Errorf("drain: events still in flight after %v; they will be redelivered", w.opts.DrainTimeout)
 		w.stopHandlers()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
+		grace := make(chan struct{})
+		time.AfterFunc(5*time.Second, func() { close(grace) })
+		w.disp.idle(grace)
 	}
+	timer.Stop()
 	w.stopHandlers()
+	w.disp.close()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if ferr := w.states.flush(fctx, "", true); ferr != nil {

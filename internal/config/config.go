@@ -1,0 +1,186 @@
+// Package config is graphsoar's configuration: defaults, a YAML file,
+// GRAPHSOAR_* variables and flags, in increasing precedence (the command line
+// applies the last two).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/graph"
+)
+
+// Config is the whole configuration of `graphsoar run` and `graphsoar poll`.
+type Config struct {
+	NATS   NATS         `yaml:"nats"`
+	Rules  string       `yaml:"rules"`
+	Graph  graph.Config `yaml:"graph"`
+	Worker Worker       `yaml:"worker"`
+	Poll   Poll         `yaml:"poll"`
+	// Listen is the address of /metrics, /healthz and /readyz ("" for none).
+	Listen string `yaml:"listen"`
+	Log    Log    `yaml:"log"`
+}
+
+// NATS says where the events are.
+type NATS struct {
+	// URL of the NATS servers; empty starts an embedded server with JetStream
+	// storing in DataDir.
+	URL string `yaml:"url"`
+	// Creds is a NATS credentials file.
+	Creds   string `yaml:"creds"`
+	DataDir string `yaml:"dataDir"`
+	Stream  string `yaml:"stream"`
+	Subject string `yaml:"subject"`
+	// Partitions spread incidents over consumers that replicas share; fixed
+	// for the stream's life.
+	Partitions int    `yaml:"partitions"`
+	Consumer   string `yaml:"consumer"`
+	// Create creates or updates the stream, consumers and buckets; false only
+	// checks that they exist.
+	Create     bool          `yaml:"create"`
+	Replicas   int           `yaml:"replicas"`
+	AckWait    time.Duration `yaml:"ackWait"`
+	MaxDeliver int           `yaml:"maxDeliver"`
+	MaxAge     time.Duration `yaml:"maxAge"`
+}
+
+// Worker tunes the worker.
+type Worker struct {
+	// ID names the replica; default host name and process id.
+	ID           string        `yaml:"id"`
+	Concurrency  int           `yaml:"concurrency"`
+	DryRun       bool          `yaml:"dryRun"`
+	ActionBudget int           `yaml:"actionBudget"`
+	Refresh      bool          `yaml:"refreshBeforeWrite"`
+	EventTimeout time.Duration `yaml:"eventTimeout"`
+	DrainTimeout time.Duration `yaml:"drainTimeout"`
+}
+
+// Poll tunes the producer.
+type Poll struct {
+	// Tenants to poll; default: the tenants of graph.tenants.
+	Tenants  []string      `yaml:"tenants"`
+	Interval time.Duration `yaml:"interval"`
+	// Since is where polling starts when a tenant has no watermark; default
+	// now minus one interval.
+	Since    time.Time `yaml:"since"`
+	PageSize int       `yaml:"pageSize"`
+	// Bucket holds the watermarks.
+	Bucket string `yaml:"bucket"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Default returns the defaults.
+func Default() Config {
+	t := broker.DefaultTopology()
+	return Config{
+		NATS: NATS{
+			DataDir: "data/nats", Stream: t.Stream, Subject: t.Subject, Partitions: t.Partitions, Consumer: t.Consumer,
+			Create: true, Replicas: 1, AckWait: t.AckWait, MaxDeliver: t.MaxDeliver, MaxAge: t.MaxAge,
+		},
+		Rules:  "rules",
+		Graph:  graph.Config{Root: graph.DefaultRoot},
+		Worker: Worker{Concurrency: 32, ActionBudget: 20, Refresh: true, EventTimeout: 2 * time.Minute, DrainTimeout: 30 * time.Second},
+		Poll:   Poll{Interval: 30 * time.Second, PageSize: 50, Bucket: "graphsoar-poll"},
+		Log:    Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load reads a YAML file over the defaults. ${VAR} in the file is replaced by
+// the variable's value (getenv), so secrets can stay out of the file. Unknown
+// keys are errors, named with the file and line.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	var missing []string
+	expanded := os.Expand(string(data), func(name string) string {
+		v := getenv(name)
+		if v == "" {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return cfg, fmt.Errorf("%s: variables not set: %s", path, strings.Join(missing, ", "))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return cfg, nil
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if err := c.Topology().Validate(); err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	if c.NATS.URL == "" && c.NATS.DataDir == "" {
+		return errors.New("nats: without a url, a data directory is needed for the embedded server")
+	}
+	if c.Rules == "" {
+		return errors.New("rules: directory missing")
+	}
+	if err := c.Graph.WithDefaults().Validate(); err != nil {
+		return fmt.Errorf("graph: %w", err)
+	}
+	switch {
+	case c.Worker.Concurrency < 1:
+		return errors.New("worker.concurrency must be at least 1")
+	case c.Poll.Interval < time.Second:
+		return errors.New("poll.interval must be at least 1s")
+	case c.Poll.PageSize < 1 || c.Poll.PageSize > 50:
+		return errors.New("poll.pageSize must be 1 to 50 (Graph's maximum)")
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		return fmt.Errorf("log.format %q: want json or text", c.Log.Format)
+	}
+	return nil
+}
+
+// Topology is the broker topology of the configuration.
+func (c Config) Topology() broker.Topology {
+	t := broker.DefaultTopology()
+	t.Stream, t.Subject, t.Partitions, t.Consumer = c.NATS.Stream, c.NATS.Subject, c.NATS.Partitions, c.NATS.Consumer
+	t.Replicas, t.AckWait, t.MaxDeliver, t.MaxAge = c.NATS.Replicas, c.NATS.AckWait, c.NATS.MaxDeliver, c.NATS.MaxAge
+	if c.Worker.DryRun {
+		// A dry run never takes events or state from the real worker.
+		t.Consumer += "-dryrun"
+		t.StateBucket += "-dryrun"
+		t.EffectsBucket += "-dryrun"
+		t.CoordBucket += "-dryrun"
+	}
+	return t
+}
+
+// PollTenants are the tenants the producer polls.
+func (c Config) PollTenants() []string {
+	if len(c.Poll.Tenants) > 0 {
+		return c.Poll.Tenants
+	}
+	var out []string
+	for id := range c.Graph.Tenants {
+		out = append(out, id)
+	}
+	return out
+}
