@@ -33,6 +33,7 @@ Graph writes.`,
 		newEmulatorCmd(s),
 		newRunCmd(getenv, s),
 		newLoadtestCmd(getenv, s),
+		newPollCmd(getenv, s),
 	)
 	return root
 }

@@ -254,3 +254,28 @@ func EnsureBuckets(ctx context.Context, js jetstream.JetStream, t Topology) (Buc
 	}
 	return b, nil
 }
+
+// EnsurePollBucket creates or opens the producer's bucket of watermarks and
+// published versions (kept a year: an incident unseen longer is new again).
+func EnsurePollBucket(ctx context.Context, js jetstream.JetStream, t Topology, name string) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: name, Description: "graphsoar: producer watermarks and published incident versions",
+		TTL: 365 * 24 * time.Hour, History: 1, Replicas: max(t.Replicas, 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+// EnsureCoordBucket creates or opens the coordination bucket (leases) alone.
+func EnsureCoordBucket(ctx context.Context, js jetstream.JetStream, t Topology) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: t.CoordBucket, Description: "graphsoar: worker heartbeats and partition leases",
+		TTL: t.LeaseTTL, History: 1, Replicas: max(t.Replicas, 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", t.CoordBucket, err)
+	}
+	return kv, nil
+}

@@ -1,5 +1,7 @@
 package incident
 
+import "encoding/json"
+
 // link sets each evidence item's Type from its "@odata.type" and remembers the
 // document the incident came from, so Evidence.Get can read properties outside
 // the typed union without the decoder keeping a copy of every item.
@@ -43,4 +45,13 @@ func (inc *Incident) rawEvidence(ai, ei int) map[string]any {
 	}
 	obj, _ := evidence[ei].(map[string]any)
 	return obj
+}
+
+// JSON returns the incident as Graph sent it when it was decoded from a
+// document of its own (a GET or list response), else encodes the model.
+func (inc *Incident) JSON() ([]byte, error) {
+	if inc.raw != nil && inc.rawPath == "" {
+		return inc.raw, nil
+	}
+	return json.Marshal(inc)
 }
