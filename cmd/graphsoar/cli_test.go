@@ -49,6 +49,16 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// compactJSON puts a JSON document on one line (for JSON Lines input).
+func compactJSON(t *testing.T, b []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
 func fixtureFile(t *testing.T, name string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -135,13 +145,7 @@ func TestEvalText(t *testing.T) {
 
 func TestEvalJSONLines(t *testing.T) {
 	t.Parallel()
-	compact := func(name string) string {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, fixtures.Read(name)); err != nil {
-			t.Fatal(err)
-		}
-		return buf.String()
-	}
+	compact := func(name string) string { return compactJSON(t, fixtures.Read(name)) }
 	stdin := compact("ransomware-created.json") + "\n" +
 		`{"specversion":"1.0","id":"broken-1","type":"com.microsoft.graph.security.incident.created","data":{"id":"9","severity":5}}` + "\n" +
 		"\n" + compact("redteam-created.json") + "\n" +

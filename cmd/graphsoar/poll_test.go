@@ -86,7 +86,7 @@ func TestRunWithPollerSettles(t *testing.T) {
 	t.Parallel()
 	url := natsServer(t)
 	fake, root := seededEmulator(t, "ransomware-created.json", "redteam-created.json", "phishing-created.json")
-	stop, logs := runInBackground(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text", "GRAPHSOAR_TENANT": fixtureTenant},
+	stop, _, logs := runInBackground(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text", "GRAPHSOAR_TENANT": fixtureTenant},
 		"run", "--poll", "--rules", "../../rules", "--nats-url", url, "--graph-url", root, "--auth", "none",
 		"--config", writeFiles(t, map[string]string{"c.yaml": "poll:\n  interval: 1s\n  since: 2026-11-01T00:00:00Z\n"})+"/c.yaml")
 	waitUntil(t, 30*time.Second, "the writes", func() bool {

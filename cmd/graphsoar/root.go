@@ -34,6 +34,8 @@ Graph writes.`,
 		newRunCmd(getenv, s),
 		newLoadtestCmd(getenv, s),
 		newPollCmd(getenv, s),
+		newPublishCmd(s),
+		newDemoCmd(s),
 	)
 	return root
 }

@@ -18,13 +18,13 @@ import (
 )
 
 // runInBackground runs a command line until the returned cancel is called.
-func runInBackground(t *testing.T, env map[string]string, args ...string) (cancel func() error, errb *syncBuffer) {
+func runInBackground(t *testing.T, env map[string]string, args ...string) (cancel func() error, out, errb *syncBuffer) {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
-	errb = &syncBuffer{}
+	out, errb = &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, args, func(k string) string { return env[k] }, stdio{in: strings.NewReader(""), out: io.Discard, err: errb})
+		done <- run(ctx, args, func(k string) string { return env[k] }, stdio{in: strings.NewReader(""), out: out, err: errb})
 	}()
 	var once bool
 	var result error
@@ -42,7 +42,7 @@ func runInBackground(t *testing.T, env map[string]string, args ...string) (cance
 		return result
 	}
 	t.Cleanup(func() { _ = cancel() })
-	return cancel, errb
+	return cancel, out, errb
 }
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -77,7 +77,7 @@ func TestRunWithEmbeddedNATS(t *testing.T) {
 	hs := httptest.NewServer(fake)
 	defer hs.Close()
 	natsAddr, metricsAddr := freeAddr(t), freeAddr(t)
-	stop, logs := runInBackground(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text"},
+	stop, _, logs := runInBackground(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text"},
 		"run", "--rules", "../../rules", "--graph-url", hs.URL, "--auth", "none",
 		"--data-dir", filepath.Join(t.TempDir(), "nats"), "--embedded-listen", natsAddr, "--listen", metricsAddr, "--partitions", "4")
 	waitUntil(t, 30*time.Second, "ready", func() bool {

@@ -80,7 +80,9 @@ func (p Params) List(name string) []string {
 
 // CheckValue checks one parameter value (a string or []string) against its
 // declaration. The error names the parameter.
-func (p Param) CheckValue(v any) error {
+func (p Param) CheckValue(v any) error { return p.checkValue(v, false) }
+
+func (p Param) checkValue(v any, rendered bool) error {
 	switch p.Kind {
 	case String:
 		s, ok := v.(string)
@@ -93,7 +95,7 @@ func (p Param) CheckValue(v any) error {
 		if !ok {
 			return fmt.Errorf("%s: want a list of strings, got %T", p.Name, v)
 		}
-		if len(l) == 0 && (p.NonEmpty || p.Required) {
+		if len(l) == 0 && !rendered && (p.NonEmpty || p.Required) {
 			return fmt.Errorf("%s: empty list", p.Name)
 		}
 		for _, s := range l {
@@ -120,9 +122,17 @@ func (p Param) checkItem(s string) error {
 	return nil
 }
 
-// Check checks a whole set of rendered parameters: every required one present,
-// no unknown one, every value valid.
-func (s Spec) Check(params Params) error {
+// Check checks a whole set of parameters as a rule file states them: every
+// required one present, no unknown one, every value valid.
+func (s Spec) Check(params Params) error { return s.check(params, false) }
+
+// CheckRendered checks parameters rendered from templates for one event. It is
+// Check, except that a list may be empty: a template that found nothing
+// ({{ filter(fileHashes(incident), ...) }}) leaves the action nothing to do,
+// which is not an error.
+func (s Spec) CheckRendered(params Params) error { return s.check(params, true) }
+
+func (s Spec) check(params Params, rendered bool) error {
 	for _, p := range s.Params {
 		v, ok := params[p.Name]
 		if !ok {
@@ -131,7 +141,7 @@ func (s Spec) Check(params Params) error {
 			}
 			continue
 		}
-		if err := p.CheckValue(v); err != nil {
+		if err := p.checkValue(v, rendered); err != nil {
 			return err
 		}
 	}

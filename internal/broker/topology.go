@@ -234,23 +234,17 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream, t Topology) (Bucke
 // EnsureBuckets creates or opens the key-value buckets.
 func EnsureBuckets(ctx context.Context, js jetstream.JetStream, t Topology) (Buckets, error) {
 	var b Buckets
-	for _, spec := range []struct {
-		kv   *jetstream.KeyValue
-		name string
-		ttl  time.Duration
-		desc string
-	}{
-		{&b.State, t.StateBucket, t.StateTTL, "graphsoar: per-incident state (last version, previous snapshot, action budget)"},
-		{&b.Effects, t.EffectsBucket, t.EffectsTTL, "graphsoar: idempotency records of comments and security actions"},
-		{&b.Coord, t.CoordBucket, t.LeaseTTL, "graphsoar: worker heartbeats and partition leases"},
-	} {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: spec.name, Description: spec.desc, TTL: spec.ttl, History: 1, Replicas: max(t.Replicas, 1),
-		})
-		if err != nil {
-			return Buckets{}, fmt.Errorf("key-value bucket %s: %w", spec.name, err)
-		}
-		*spec.kv = kv
+	var err error
+	if b.State, err = ensureBucket(ctx, js, t, t.StateBucket, t.StateTTL,
+		"graphsoar: per-incident state (last version, previous snapshot, action budget)"); err != nil {
+		return Buckets{}, err
+	}
+	if b.Effects, err = ensureBucket(ctx, js, t, t.EffectsBucket, t.EffectsTTL,
+		"graphsoar: idempotency records of comments and security actions"); err != nil {
+		return Buckets{}, err
+	}
+	if b.Coord, err = EnsureCoordBucket(ctx, js, t); err != nil {
+		return Buckets{}, err
 	}
 	return b, nil
 }
@@ -258,24 +252,22 @@ func EnsureBuckets(ctx context.Context, js jetstream.JetStream, t Topology) (Buc
 // EnsurePollBucket creates or opens the producer's bucket of watermarks and
 // published versions (kept a year: an incident unseen longer is new again).
 func EnsurePollBucket(ctx context.Context, js jetstream.JetStream, t Topology, name string) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: name, Description: "graphsoar: producer watermarks and published incident versions",
-		TTL: 365 * 24 * time.Hour, History: 1, Replicas: max(t.Replicas, 1),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("key-value bucket %s: %w", name, err)
-	}
-	return kv, nil
+	return ensureBucket(ctx, js, t, name, 365*24*time.Hour, "graphsoar: producer watermarks and published incident versions")
 }
 
 // EnsureCoordBucket creates or opens the coordination bucket (leases) alone.
 func EnsureCoordBucket(ctx context.Context, js jetstream.JetStream, t Topology) (jetstream.KeyValue, error) {
+	return ensureBucket(ctx, js, t, t.CoordBucket, t.LeaseTTL, "graphsoar: worker heartbeats and partition leases")
+}
+
+// ensureBucket creates or updates one key-value bucket of the topology's
+// replication, keeping one value a key.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, t Topology, name string, ttl time.Duration, desc string) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: t.CoordBucket, Description: "graphsoar: worker heartbeats and partition leases",
-		TTL: t.LeaseTTL, History: 1, Replicas: max(t.Replicas, 1),
+		Bucket: name, Description: desc, TTL: ttl, History: 1, Replicas: max(t.Replicas, 1),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("key-value bucket %s: %w", t.CoordBucket, err)
+		return nil, fmt.Errorf("key-value bucket %s: %w", name, err)
 	}
 	return kv, nil
 }

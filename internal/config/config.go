@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -100,32 +101,69 @@ func Default() Config {
 	}
 }
 
-// Load reads a YAML file over the defaults. ${VAR} in the file is replaced by
-// the variable's value (getenv), so secrets can stay out of the file. Unknown
-// keys are errors, named with the file and line.
+// Load reads a YAML file over the defaults. ${VAR} (or $VAR) in a value is
+// replaced by the variable's value (getenv), so secrets can stay out of the
+// file, and $$ by $; the file is parsed first, so a value is never read as YAML (a secret
+// holding "*", "#" or ": " stays one string) and comments are left alone.
+// Unknown keys and unset variables are errors, named with the file and line;
+// errors never quote a variable's value.
 func Load(path string, getenv func(string) string) (Config, error) {
 	cfg := Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, err
 	}
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return cfg, nil
+		}
+		return cfg, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
 	var missing []string
-	expanded := os.Expand(string(data), func(name string) string {
+	expandNode(&doc, func(n *yaml.Node, name string) string {
 		v := getenv(name)
 		if v == "" {
-			missing = append(missing, name)
+			missing = append(missing, fmt.Sprintf("%s:%d:%d: variable %s is not set", path, n.Line, n.Column, name))
 		}
 		return v
 	})
 	if len(missing) > 0 {
-		return cfg, fmt.Errorf("%s: variables not set: %s", path, strings.Join(missing, ", "))
+		return cfg, errors.New(strings.Join(missing, "\n"))
 	}
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := decodeStrict(&doc, &cfg); err != nil {
+		return cfg, prefixLines(path, err)
 	}
 	return cfg, nil
+}
+
+// expandNode replaces the variables in every scalar under n. A plain scalar
+// whose text changed loses its resolved tag, so "${PARTITIONS}" decodes as the
+// number the variable holds.
+func expandNode(n *yaml.Node, getenv func(*yaml.Node, string) string) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "$") {
+		parts := strings.Split(n.Value, "$$") // "$$" is a literal "$"
+		for i, p := range parts {
+			parts[i] = os.Expand(p, func(name string) string { return getenv(n, name) })
+		}
+		v := strings.Join(parts, "$")
+		if v != n.Value && n.Style == 0 {
+			n.Tag = ""
+		}
+		n.Value = v
+	}
+	for _, c := range n.Content {
+		expandNode(c, getenv)
+	}
+}
+
+// decodeStrict decodes a parsed document, rejecting unknown keys with their
+// line (yaml.v3 offers KnownFields only on its Decoder, not on a Node).
+func decodeStrict(doc *yaml.Node, out *Config) error {
+	if errs := unknownKeys(doc, reflect.TypeOf(out).Elem()); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return doc.Decode(out)
 }
 
 // Validate checks the configuration.

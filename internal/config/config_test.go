@@ -64,12 +64,51 @@ poll:
 	}
 }
 
+// TestLoadExpandsValuesOnly: a variable's value is never read as YAML, a
+// variable in a comment is not needed, and a number from a variable is a
+// number.
+func TestLoadExpandsValuesOnly(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"APP_SECRET": "*kT9: v #x\n{y}", // an alias, a key, a comment, a flow mapping
+		"PARTITIONS": "16",
+		"WAIT":       "90s",
+	}
+	p := write(t, `# the secret is ${NOT_NEEDED}
+nats:
+  partitions: ${PARTITIONS}
+  ackWait: $WAIT
+  creds: /etc/$$HOME/${PARTITIONS}$$
+graph:
+  tenants:
+    t1:
+      auth: secret
+      clientId: app-1
+      clientSecret: ${APP_SECRET}
+`)
+	cfg, err := config.Load(p, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Graph.Tenants["t1"].ClientSecret.Reveal(); got != env["APP_SECRET"] {
+		t.Errorf("secret %q, want %q", got, env["APP_SECRET"])
+	}
+	if cfg.NATS.Partitions != 16 || cfg.NATS.AckWait != 90*time.Second {
+		t.Errorf("partitions %d, ackWait %v", cfg.NATS.Partitions, cfg.NATS.AckWait)
+	}
+	if cfg.NATS.Creds != "/etc/$HOME/16$" {
+		t.Errorf("creds %q: $$ is a literal $", cfg.NATS.Creds)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	t.Parallel()
 	for content, want := range map[string]string{
-		"nats:\n  ulr: x\n": "line 2: field ulr not found",
-		"graph:\n  tenants:\n    t: {auth: secret, clientSecret: ${NOPE}}\n": "variables not set: NOPE",
-		"worker:\n  drainTimeout: soon\n":                                    "line 2",
+		"nats:\n  ulr: x\n": "graphsoar.yaml:2: field ulr not found in type config.NATS",
+		"graph:\n  tenants:\n    t:\n      auth: secret\n      clientSecret: ${NOPE}\n": "graphsoar.yaml:5:21: variable NOPE is not set",
+		"graph:\n  tenants:\n    t: {auth: secret, clientSecret: \"${NOPE}\"}\n":        "graphsoar.yaml:3:37: variable NOPE is not set",
+		"worker:\n  drainTimeout: soon\n":                                               "graphsoar.yaml:2: cannot unmarshal",
+		"rules: [\n":                                                                    "graphsoar.yaml:",
 	} {
 		_, err := config.Load(write(t, content), func(string) string { return "" })
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "graphsoar.yaml") {

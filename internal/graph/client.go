@@ -197,8 +197,9 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 			if ctx.Err() != nil {
 				return info, fmt.Errorf("%s: %w", k.op, ctx.Err())
 			}
-			gerr = classify(k.op, k.tenant, rec, c.redactErr(err), c.now())
+			gerr = classify(k.op, k.tenant, rec, c.redactErr(safeODataError(err)), c.now())
 			gerr.Attempts = attempt
+			gerr.Code, gerr.Message = c.redact.Replace(gerr.Code), c.redact.Replace(gerr.Message)
 		}
 		if c.observe != nil {
 			c.observe(RequestEvent{Tenant: k.tenant, Op: k.kind, Status: rec.status, Duration: time.Since(began), Attempt: attempt, Err: gerr})

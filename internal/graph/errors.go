@@ -2,8 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -131,6 +133,16 @@ func classify(op, tenant string, rec *record, err error, now time.Time) *Error {
 			e.Code, e.Message = deref(main.GetCode()), deref(main.GetMessage())
 		}
 	}
+	if e.Code == "" && e.Message == "" && len(rec.errBody) > 0 {
+		// The SDK could not read the body (a field it failed to parse, such
+		// as an empty innerError date): read Graph's error object directly.
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(rec.errBody, &body) == nil {
+			e.Code, e.Message = body.Error.Code, body.Error.Message
+		}
+	}
 	var authErr *azidentity.AuthenticationFailedError
 	var netErr *net.OpError
 	switch {
@@ -158,6 +170,38 @@ func classify(op, tenant string, rec *record, err error, now time.Time) *Error {
 	return e
 }
 
+// safeODataError guards against the SDK's ODataError.Error, which
+// dereferences the body's error.message without a check: a 4xx or 5xx whose
+// body is not Graph's error object (a proxy's page, "0", {}) would panic. Such
+// an error is wrapped so that its text is the status; errors.As still finds
+// the ODataError.
+func safeODataError(err error) error {
+	var oe *odataerrors.ODataError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	if main := oe.GetErrorEscaped(); main != nil && main.GetMessage() != nil {
+		return err
+	}
+	return bareODataError{oe}
+}
+
+// bareODataError is an ODataError without a message.
+type bareODataError struct{ oe *odataerrors.ODataError }
+
+func (e bareODataError) Error() string {
+	code := ""
+	if main := e.oe.GetErrorEscaped(); main != nil {
+		code = deref(main.GetCode())
+	}
+	if code == "" {
+		code = "no Graph error in the body"
+	}
+	return fmt.Sprintf("status %d: %s", e.oe.ResponseStatusCode, code)
+}
+
+func (e bareODataError) Unwrap() error { return e.oe }
+
 // isCredentialError recognises azidentity's "credential unavailable" errors,
 // which have no exported type.
 func isCredentialError(err error) bool {
@@ -176,9 +220,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case secs <= 0:
 			return 0
+		case secs > math.MaxInt64/int64(time.Second):
+			return math.MaxInt64 // longer than any wait the caller allows
 		}
 		return time.Duration(secs) * time.Second
 	}

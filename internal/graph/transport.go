@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -17,7 +19,13 @@ type record struct {
 	status     int
 	requestID  string
 	retryAfter string
+	// errBody is the start of an error response's body, for Graph's code and
+	// message when the SDK cannot read them.
+	errBody []byte
 }
+
+// maxErrBody bounds the error body kept by the recorder.
+const maxErrBody = 64 << 10
 
 type recordKey struct{}
 
@@ -39,19 +47,22 @@ func (recorder) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Res
 		rec.status = resp.StatusCode
 		rec.requestID = resp.Header.Get("request-id")
 		rec.retryAfter = resp.Header.Get("Retry-After")
+		if resp.StatusCode >= 400 && resp.Body != nil {
+			b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrBody))
+			rest := resp.Body
+			rec.errBody = b
+			resp.Body = readCloser{io.MultiReader(bytes.NewReader(b), rest), rest}
+			if rerr != nil {
+				rec.errBody = nil
+			}
+		}
 	}
 	return resp, err
 }
 
-// newHTTPClient builds the HTTP client of every tenant's adapter: the SDK's
-// default middleware (telemetry, redirects, user agent, ...) without kiota's
-// RetryHandler, because this package retries itself, with its own
-// classification and Retry-After handling, and the two must not multiply; and
-// with request-body compression off: graphsoar's bodies are a few hundred
-// bytes, and the handler allocated a new gzip writer (about 800 KB) for each.
-// Responses are still decompressed by the transport. The transport keeps
-// enough idle connections for a concurrent worker.
-func newHTTPClient(timeout time.Duration) *http.Client {
+// middleware is the chain of every request: the recorder, then the SDK's
+// defaults without its RetryHandler and with request compression off.
+func middleware() []khttp.Middleware {
 	opts := msgraphcore.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: "1.89.0"}
 	chain := []khttp.Middleware{recorder{}}
 	for _, m := range msgraphcore.GetDefaultMiddlewaresWithOptions(&opts) {
@@ -63,6 +74,18 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 		}
 		chain = append(chain, m)
 	}
+	return chain
+}
+
+// newHTTPClient builds the HTTP client of every tenant's adapter: the SDK's
+// default middleware (telemetry, redirects, user agent, ...) without kiota's
+// RetryHandler, because this package retries itself, with its own
+// classification and Retry-After handling, and the two must not multiply; and
+// with request-body compression off: graphsoar's bodies are a few hundred
+// bytes, and the handler allocated a new gzip writer (about 800 KB) for each.
+// Responses are still decompressed by the transport. The transport keeps
+// enough idle connections for a concurrent worker.
+func newHTTPClient(timeout time.Duration) *http.Client {
 	base := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -74,10 +97,18 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 		ExpectContinueTimeout: time.Second,
 	}
 	return &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(base, chain...),
+		Transport: khttp.NewCustomTransportWithParentTransport(base, middleware()...),
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // the SDK's redirect middleware decides
 		},
 	}
 }
+
+// readCloser reads r and closes c.
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (r readCloser) Close() error { return r.c.Close() }

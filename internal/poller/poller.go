@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/incident"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
@@ -155,9 +156,9 @@ type watermark struct {
 	Time time.Time `json:"time"`
 }
 
-func watermarkKey(tenant string) string { return "wm." + keyToken(tenant) }
+func watermarkKey(tenant string) string { return "wm." + broker.KeyToken(tenant) }
 func versionKey(tenant, id string) string {
-	return "v." + keyToken(tenant) + "." + keyToken(id)
+	return "v." + broker.KeyToken(tenant) + "." + broker.KeyToken(id)
 }
 
 // pollTenant runs one pass for a tenant and returns the events published.
@@ -262,7 +263,7 @@ func (p *Poller) event(tenant string, inc *incident.Incident, created bool) (*na
 	if err != nil {
 		return nil, err
 	}
-	m := nats.NewMsg(p.o.Subject + "." + subjectToken(tenant) + "." + subjectToken(inc.ID))
+	m := nats.NewMsg(p.o.Subject + "." + broker.SubjectToken(tenant) + "." + broker.SubjectToken(inc.ID))
 	m.Data = body
 	m.Header.Set(nats.MsgIdHdr, key)
 	return m, nil

@@ -2,15 +2,14 @@ package poller
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/graphsoar/graphsoar/internal/broker"
 )
 
 func (p *Poller) readWatermark(ctx context.Context, tenant string) (watermark, uint64, error) {
@@ -76,7 +75,7 @@ func (p *Poller) lease(ctx context.Context, tenant string) error {
 	if p.o.Coord == nil {
 		return nil
 	}
-	key := "poll." + keyToken(tenant)
+	key := "poll." + broker.KeyToken(tenant)
 	e, err := p.o.Coord.Get(ctx, key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -97,29 +96,4 @@ func (p *Poller) lease(ctx context.Context, tenant string) error {
 		return errLeased
 	}
 	return err
-}
-
-// keyToken makes a value safe as one KV key token.
-func keyToken(s string) string {
-	ok := s != "" && len(s) <= 64
-	for i := 0; ok && i < len(s); i++ {
-		c := s[i]
-		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
-	}
-	if ok {
-		return s
-	}
-	h := sha256.Sum256([]byte(s))
-	return "h" + hex.EncodeToString(h[:12])
-}
-
-// subjectToken makes a value safe as one subject token.
-func subjectToken(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.', '*', '>', ' ', '\t', '\r', '\n':
-			return '_'
-		}
-		return r
-	}, s)
 }

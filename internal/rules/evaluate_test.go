@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 	"github.com/graphsoar/graphsoar/internal/incident"
 	"github.com/graphsoar/graphsoar/internal/rules"
@@ -126,6 +128,35 @@ rules:
 	}
 	if got := acts[3].Params["assignedTo"]; got != "ada@contoso.com" {
 		t.Errorf("assign %q", got)
+	}
+}
+
+// A list template that finds nothing leaves its action nothing to do: it is
+// no rule error (which would dead-letter the event), and a literal empty list
+// stays a load error.
+func TestEvaluateEmptyListTemplate(t *testing.T) {
+	t.Parallel()
+	rs := mustLoad(t, map[string]string{"a.yaml": `
+lists:
+  bad: [0000000000000000000000000000000000000000000000000000000000000000]
+rules:
+  - id: t
+    order: 1
+    when: "true"
+    actions:
+      - block_file_hash: { hashes: "{{ filter(fileHashes(incident), {# in lists.bad}) }}" }
+      - tag: "{{ filter(incident.customTags, {# == 'none'}) }}"
+`})
+	p := rs.Evaluate(rules.Input{Event: event(t, "ransomware-created.json"), Now: t0})
+	if len(p.Errors) > 0 || len(p.Matches) != 1 {
+		t.Fatalf("errors %v, matches %v", p.Errors, matched(p))
+	}
+	if got := p.Matches[0].Actions[0].Params["hashes"]; !reflect.DeepEqual(got, []string{}) {
+		t.Errorf("hashes %#v, want an empty list", got)
+	}
+	_, err := rules.LoadFS(fstest.MapFS{"b.yaml": {Data: []byte("rules:\n  - {id: u, order: 1, when: 'true', actions: [{block_file_hash: {hashes: []}}]}\n")}}, ".", "rules", actions.Builtin())
+	if err == nil || !strings.Contains(err.Error(), "hashes: empty list") {
+		t.Errorf("a literal empty list: %v", err)
 	}
 }
 

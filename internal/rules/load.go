@@ -65,23 +65,45 @@ func IsRuleFile(name string) bool {
 	return !strings.HasSuffix(strings.TrimSuffix(name, ext), "_test") && !strings.HasPrefix(name, ".")
 }
 
+// maxDirDepth bounds directory nesting, so that a symbolic link loop is an
+// error instead of a hang.
+const maxDirDepth = 32
+
+// ruleFiles lists the rule files under root in lexical order. Symbolic links
+// to directories are followed: a Kubernetes ConfigMap volume presents its
+// subdirectories as links into its hidden ..data directory.
 func ruleFiles(fsys fs.FS, root string) ([]string, error) {
 	var files []string
-	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+	var walk func(dir string, depth int) error
+	walk = func(dir string, depth int) error {
+		if depth > maxDirDepth {
+			return fmt.Errorf("%s: directories nested more than %d deep (a symbolic link loop?)", dir, maxDirDepth)
+		}
+		entries, err := fs.ReadDir(fsys, dir)
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			if p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
-				return fs.SkipDir
+		for _, d := range entries {
+			p := path.Join(dir, d.Name())
+			isDir := d.IsDir()
+			if d.Type()&fs.ModeSymlink != 0 {
+				if fi, err := fs.Stat(fsys, p); err == nil {
+					isDir = fi.IsDir()
+				}
 			}
-			return nil
-		}
-		if IsRuleFile(d.Name()) {
-			files = append(files, p)
+			switch {
+			case isDir && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata"):
+			case isDir:
+				if err := walk(p, depth+1); err != nil {
+					return err
+				}
+			case IsRuleFile(d.Name()):
+				files = append(files, p)
+			}
 		}
 		return nil
-	})
+	}
+	err := walk(root, 0)
 	sort.Strings(files)
 	return files, err
 }

@@ -2,6 +2,8 @@ package rules_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -252,6 +254,55 @@ func TestLoadSkipsTestsHiddenAndTestdata(t *testing.T) {
 	}
 	if !slices.Equal(rs.Files(), []string{"rules/a.yaml", "rules/sub/b.yml"}) {
 		t.Errorf("files %v", rs.Files())
+	}
+}
+
+// TestLoadConfigMapLayout loads rules laid out as a Kubernetes ConfigMap
+// volume: files and subdirectories are symbolic links into the hidden ..data
+// directory, which is itself a link to the current version.
+func TestLoadConfigMapLayout(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	version := filepath.Join(dir, "..2026_11_23_10_00_00.000000001")
+	for name, content := range map[string]string{
+		"a.yaml":           "lists:\n  l: {file: lists/l.txt}\nrules:\n  - {id: a, order: 1, when: 'incident.id in lists.l', actions: [{tag: x}]}\n",
+		"team/b.yaml":      "rules:\n  - {id: b, order: 2, when: 'true', actions: [{tag: y}]}\n",
+		"lists/l.txt":      "4211\n",
+		"team/c_test.yaml": "tests: []\n",
+	} {
+		p := filepath.Join(version, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		"..data": filepath.Base(version), "a.yaml": "..data/a.yaml", "team": "..data/team", "lists": "..data/lists",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := rules.Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range rs.Rules() {
+		ids = append(ids, r.ID)
+	}
+	if !slices.Equal(ids, []string{"a", "b"}) {
+		t.Errorf("rules %v, want a and b once each (the hidden ..data directories skipped)", ids)
+	}
+
+	// A link loop is an error, not a hang.
+	if err := os.Symlink(".", filepath.Join(dir, "team-loop")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rules.Load(dir, nil); err == nil || !strings.Contains(err.Error(), "symbolic link loop") {
+		t.Errorf("loop: %v", err)
 	}
 }
 

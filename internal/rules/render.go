@@ -17,7 +17,7 @@ func (a *ruleAction) render(m *vm.VM, env *Env) (actions.Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.spec.Check(params); err != nil {
+	if err := a.spec.CheckRendered(params); err != nil {
 		return nil, err
 	}
 	return params, nil

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/broker"
 )
 
 // AuditEvent records the outcome of one planned action. It is published to
@@ -33,7 +34,7 @@ type AuditEvent struct {
 
 // AuditSubject is graphsoar.audit.<tenant>.<incident>.
 func AuditSubject(tenant, incidentID string) string {
-	return "graphsoar.audit." + token(tenant) + "." + token(incidentID)
+	return "graphsoar.audit." + broker.SubjectToken(tenant) + "." + broker.SubjectToken(incidentID)
 }
 
 // audit publishes audit events without waiting for JetStream (an audit

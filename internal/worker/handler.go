@@ -22,6 +22,7 @@ type Delivery struct {
 	Tenant, Incident string
 	// dlqTenant and dlqIncident, once the event is read, name its DLQ subject.
 	dlqTenant, dlqIncident string
+	eventID                string
 }
 
 // Handler handles one delivery and says what becomes of it. It does not ack:

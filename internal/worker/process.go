@@ -26,7 +26,7 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) Result {
 	if ev.Tenant == "" {
 		return dead("no_tenant", fmt.Errorf("event %s: no tenant (tenantid, data.tenantId or the subject)", ev.ID))
 	}
-	d.dlqTenant, d.dlqIncident = ev.Tenant, ev.IncidentID
+	d.dlqTenant, d.dlqIncident, d.eventID = ev.Tenant, ev.IncidentID, ev.ID
 	if ev.Thin() {
 		inc, _, err := w.graph.GetIncident(ctx, ev.Tenant, ev.IncidentID)
 		if err != nil {

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graphsoar/graphsoar/internal/broker"
 )
 
 // settle turns a Result into exactly one of Ack, NakWithDelay or (after the
@@ -25,7 +26,7 @@ func (w *Worker) settle(d *Delivery, r Result) (pending bool) {
 	w.outcomeCounter(r.outcome()).Inc()
 	w.metrics.EventLatency.Observe(w.now().Sub(d.Meta.Timestamp).Seconds())
 	if w.opts.OnSettled != nil {
-		defer w.opts.OnSettled(Settlement{Subject: d.Msg.Subject(), Tenant: d.dlqTenant, Incident: d.dlqIncident,
+		defer w.opts.OnSettled(Settlement{Subject: d.Msg.Subject(), EventID: d.eventID, Tenant: d.dlqTenant, Incident: d.dlqIncident,
 			Outcome: r.outcome(), Reason: r.Reason, Err: r.Err, Published: d.Meta.Timestamp, Settled: w.now()})
 	}
 	switch r.Verdict {
@@ -89,18 +90,7 @@ func DeadLetterSubject(tenant, incidentID string) string {
 	if tenant == "" || incidentID == "" {
 		return "graphsoar.dlq.unknown"
 	}
-	return "graphsoar.dlq." + token(tenant) + "." + token(incidentID)
-}
-
-// token makes a value safe as one subject token.
-func token(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.', '*', '>', ' ', '\t', '\r', '\n':
-			return '_'
-		}
-		return r
-	}, s)
+	return "graphsoar.dlq." + broker.SubjectToken(tenant) + "." + broker.SubjectToken(incidentID)
 }
 
 // publishDeadLetter stores the original message (body and headers) on the

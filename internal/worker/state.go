@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/incident"
 )
 
@@ -55,28 +54,7 @@ func newStateStore(kv jetstream.KeyValue) *stateStore {
 // stateKey is the KV key of an incident: i.<tenant>.<incident>, with a hash
 // for values a key cannot hold.
 func stateKey(tenant, id string) string {
-	part := func(s string) string {
-		if safeKeyToken(s) {
-			return s
-		}
-		h := sha256.Sum256([]byte(s))
-		return "h" + hex.EncodeToString(h[:12])
-	}
-	return "i." + part(tenant) + "." + part(id)
-}
-
-// safeKeyToken reports whether s can be one token of a KV key as it is.
-func safeKeyToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return "i." + broker.KeyToken(tenant) + "." + broker.KeyToken(id)
 }
 
 // load returns the entry of an incident, reading the KV bucket on first use.

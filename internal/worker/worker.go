@@ -99,6 +99,7 @@ type Options struct {
 // Settlement describes a settled event.
 type Settlement struct {
 	Subject   string
+	EventID   string // "" when the event could not be read
 	Tenant    string // "" when the event could not be read
 	Incident  string
 	Outcome   string // acked, skipped_stale, retried, dead_lettered, dry_run

@@ -1,0 +1,74 @@
+# syntax=docker/dockerfile:1
+#
+# graphsoar: one static binary on distroless, running as the non-root user
+# 65532.
+#
+#   docker build -t graphsoar .
+#   docker run --rm graphsoar validate --rules /etc/graphsoar/rules
+#
+# Files the image expects at run time:
+#
+#   /etc/graphsoar/rules          the rule directory. The image carries the
+#                                 starter playbooks there; mount your own rules
+#                                 over it (a ConfigMap or a volume, read-only is
+#                                 fine: the worker only reads and watches it).
+#   /etc/graphsoar/graphsoar.yaml the configuration file (docs/OPERATIONS.md),
+#                                 mounted by you and passed with
+#                                 --config /etc/graphsoar/graphsoar.yaml.
+#                                 ${VARIABLE}s in it are taken from the
+#                                 environment, so secrets stay in env vars.
+#
+# The default command runs the worker with the image's rules and serves
+# /metrics, /healthz and /readyz on :9090. Without --nats-url (or nats.url in
+# the config file) it starts an embedded NATS server storing in data/nats under
+# the working directory /var/lib/graphsoar (writable by 65532; mount a volume
+# there to keep it). See deploy/ for Kubernetes and docker compose.
+
+# The Go toolchain of go.mod (go 1.26). Pin a patch release or a digest for
+# reproducible builds.
+ARG GO_IMAGE=golang:1.26
+
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
+WORKDIR /src
+
+# Modules first, in their own layer: it is rebuilt only when go.mod or go.sum
+# change.
+COPY go.mod go.sum ./
+RUN go mod download && go mod verify
+
+COPY . .
+ARG TARGETOS
+ARG TARGETARCH
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags "-s -w" -o /out/graphsoar ./cmd/graphsoar
+
+# The starter rules: the rule files and their lists, without the rule tests
+# (*_test.yaml) and their testdata.
+RUN mkdir -p /out/rules /out/var \
+    && cp -R rules/lists /out/rules/lists \
+    && find rules -maxdepth 1 -type f -name '*.yaml' ! -name '*_test.yaml' -exec cp {} /out/rules/ \;
+
+FROM gcr.io/distroless/static-debian12:nonroot
+
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="graphsoar" \
+      org.opencontainers.image.description="Automated incident response for Microsoft Defender XDR: NATS JetStream incident events to Microsoft Graph writes" \
+      org.opencontainers.image.source="https://github.com/graphsoar/graphsoar" \
+      org.opencontainers.image.url="https://github.com/graphsoar/graphsoar" \
+      org.opencontainers.image.documentation="https://github.com/graphsoar/graphsoar/blob/main/docs/OPERATIONS.md" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
+
+COPY --from=build /out/graphsoar /graphsoar
+COPY --from=build /out/rules /etc/graphsoar/rules
+COPY --from=build --chown=65532:65532 /out/var /var/lib/graphsoar
+
+# Numeric, so that Kubernetes' runAsNonRoot can verify it.
+USER 65532:65532
+WORKDIR /var/lib/graphsoar
+EXPOSE 9090
+ENTRYPOINT ["/graphsoar"]
+CMD ["run", "--rules", "/etc/graphsoar/rules", "--listen", ":9090"]
