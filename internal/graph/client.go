@@ -184,6 +184,11 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 	}
 	for attempt := 1; ; attempt++ {
 		if err := t.wait(ctx, k.class); err != nil {
+			var limited *Error
+			if errors.As(err, &limited) {
+				limited.Op, limited.Attempts = k.op, attempt-1
+				return Info{Attempts: attempt - 1}, limited
+			}
 			return Info{Attempts: attempt - 1}, fmt.Errorf("%s: %w", k.op, err)
 		}
 		rec := &record{}

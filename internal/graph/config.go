@@ -93,8 +93,9 @@ func (c Credential) Validate() error {
 	return nil
 }
 
-// RateLimit is a request budget per tenant: PerMinute requests a minute with
-// bursts of Burst. PerMinute 0 means the default; -1 means no limit.
+// RateLimit is a request budget per tenant: at most PerMinute requests in any
+// minute, up to Burst of them at once. PerMinute 0 means the default; -1
+// means no limit.
 type RateLimit struct {
 	PerMinute int `yaml:"perMinute" json:"perMinute"`
 	Burst     int `yaml:"burst" json:"burst"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,6 +260,37 @@ func TestRateLimiterKeepsUnderGraphLimits(t *testing.T) {
 	}
 	if n := run(t, 600000); n == 0 {
 		t.Error("without a limit Graph throttled nothing: the test cannot tell")
+	}
+}
+
+// TestRateLimitBeyondDeadlineIsThrottled: a call the tenant's budget cannot
+// fit before the caller's deadline fails at once as a retryable throttle, with
+// the wait, and is not sent.
+func TestRateLimitBeyondDeadlineIsThrottled(t *testing.T) {
+	t.Parallel()
+	srv, root := emulator(t, graphfake.Options{})
+	c := client(t, root, func(cfg *graph.Config) {
+		cfg.SecurityActionRate = graph.RateLimit{PerMinute: 1, Burst: 1}
+	})
+	block := func(ctx context.Context, hash string) error {
+		_, _, err := c.BlockFileHash(ctx, tenant, graph.BlockRequest{Hash: strings.Repeat(hash, 64), Reason: "x"})
+		return err
+	}
+	if err := block(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := block(ctx, "b")
+	var ge *graph.Error
+	if !errors.As(err, &ge) || !errors.Is(err, graph.ErrThrottled) || !graph.IsRetryable(err) {
+		t.Fatalf("err %v (%T), want a retryable throttle", err, err)
+	}
+	if ge.RetryAfter < 50*time.Second || ge.RetryAfter > time.Minute || ctx.Err() != nil {
+		t.Errorf("retry after %v (ctx %v), want about a minute, at once", ge.RetryAfter, ctx.Err())
+	}
+	if n := len(srv.RequestsFor("POST", "/beta/security/securityActions")); n != 1 {
+		t.Errorf("%d security actions sent, want 1", n)
 	}
 }
 

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -21,13 +22,22 @@ const (
 // limiter wraps x/time/rate; a nil limiter never waits.
 type limiter struct{ l *rate.Limiter }
 
+// newLimiter allows at most r.PerMinute calls in any minute: a token bucket
+// lets through its burst plus its rate per minute, so the rate is PerMinute
+// less the burst (Graph counts a fixed budget per minute, and a limiter at
+// exactly PerMinute with a burst of 10 sent 160 in the first minute).
 func newLimiter(r RateLimit) *limiter {
 	if r.PerMinute <= 0 {
 		return &limiter{}
 	}
-	burst := max(r.Burst, 1)
-	return &limiter{l: rate.NewLimiter(rate.Limit(float64(r.PerMinute)/60), burst)}
+	burst := min(max(r.Burst, 1), r.PerMinute)
+	perMinute := max(r.PerMinute-burst, 1)
+	return &limiter{l: rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst)}
 }
+
+// errLimited is the cause of a call that the tenant's rate budget cannot fit
+// before the caller's deadline.
+var errLimited = errors.New("the tenant's rate limit allows no call before the deadline")
 
 // tenantClient is the per-tenant state: its SDK adapter, rate limiters and the time
 // until which Graph asked it to hold off.
@@ -63,8 +73,24 @@ func (t *tenantClient) wait(ctx context.Context, class limitClass) error {
 			return err
 		}
 	}
-	if l := t.limits[class]; l != nil && l.l != nil {
-		return l.l.Wait(ctx)
+	l := t.limits[class]
+	if l == nil || l.l == nil {
+		return nil
+	}
+	r := l.l.Reserve()
+	d := r.Delay()
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+		// Waiting cannot succeed: say so now, as a throttle worth retrying
+		// later (rate.Limiter.Wait reports it as a plain error).
+		r.Cancel()
+		return &Error{Tenant: t.id, kind: ErrThrottled, RetryAfter: d, Err: errLimited}
+	}
+	if d <= 0 {
+		return nil
+	}
+	if err := sleep(ctx, d); err != nil {
+		r.Cancel()
+		return err
 	}
 	return nil
 }
