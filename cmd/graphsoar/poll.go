@@ -120,12 +120,3 @@ func newPoller(ctx context.Context, cfg config.Config, sv *services, id string) 
 		PageSize: cfg.Poll.PageSize, Log: sv.log.With("component", "poll"), Metrics: sv.metrics,
 	})
 }
-
-// runPoller runs the producer inside the worker process (run --poll).
-func runPoller(ctx context.Context, cfg config.Config, sv *services) error {
-	p, err := newPoller(ctx, cfg, sv, "")
-	if err != nil {
-		return err
-	}
-	return p.Run(ctx)
-}

@@ -80,6 +80,18 @@ func TestPollOnce(t *testing.T) {
 	}
 }
 
+// run --poll without tenants stops at once (it used to run a worker without
+// its producer, ready, and say so only at shutdown).
+func TestRunPollWithoutTenantsExits(t *testing.T) {
+	t.Parallel()
+	url := natsServer(t)
+	_, root := seededEmulator(t, "ransomware-created.json")
+	r := cli(t, nil, "", "run", "--poll", "--rules", "../../rules", "--nats-url", url, "--graph-url", root, "--auth", "none")
+	if r.code != 2 || !strings.Contains(r.err, "no tenants to poll") {
+		t.Errorf("exit %d: %s", r.code, r.err)
+	}
+}
+
 // graphsoar run --poll: the producer feeds the worker in one process; our own
 // writes come back as update events, which must end in no further write.
 func TestRunWithPollerSettles(t *testing.T) {

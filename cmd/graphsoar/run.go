@@ -20,6 +20,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/config"
 	"github.com/graphsoar/graphsoar/internal/graph"
+	"github.com/graphsoar/graphsoar/internal/poller"
 	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
 	"github.com/graphsoar/graphsoar/internal/worker"
@@ -197,6 +198,14 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 	if err != nil {
 		return err
 	}
+	var producer *poller.Poller
+	if poll {
+		// Built before anything starts, so a producer that cannot run (no
+		// tenants) stops the process at once instead of failing unseen.
+		if producer, err = newPoller(ctx, cfg, sv, ""); err != nil {
+			return err
+		}
+	}
 	if err := serve(cfg, sv, w.Ready); err != nil {
 		return err
 	}
@@ -221,9 +230,9 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 	}()
 
 	var pollDone chan error
-	if poll {
+	if producer != nil {
 		pollDone = make(chan error, 1)
-		go func() { pollDone <- runPoller(ctx, cfg, sv) }()
+		go func() { pollDone <- producer.Run(ctx) }()
 	}
 	if err := w.Run(ctx); err != nil {
 		// The drain ran out of time: the events left are redelivered.

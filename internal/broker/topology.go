@@ -30,7 +30,7 @@ type Topology struct {
 	MaxAge          time.Duration // 0 keeps events until limits are hit
 	Replicas        int           // stream replicas in a cluster
 	AckWait         time.Duration
-	MaxDeliver      int
+	MaxDeliver      int // deliveries before the worker dead-letters; the consumer has no limit
 	MaxAckPending   int // per partition consumer
 
 	DLQStream   string // GRAPHSOAR_DLQ over graphsoar.dlq.>
@@ -143,7 +143,10 @@ func (t Topology) ConsumerConfig(partition string) jetstream.ConsumerConfig {
 		FilterSubject: t.FilterSubject(partition),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       t.AckWait,
-		MaxDeliver:    t.MaxDeliver,
+		// No limit in JetStream: at its limit JetStream drops an event
+		// silently. The worker counts deliveries itself (t.MaxDeliver) and
+		// dead-letters the event instead.
+		MaxDeliver:    -1,
 		MaxAckPending: t.MaxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Replicas:      max(t.Replicas, 1),

@@ -224,7 +224,9 @@ func (p *Poller) pollTenant(ctx context.Context, tenant string) (int, error) {
 	// The whole pass is in JetStream: the watermark may move (Graph's list is
 	// not ordered by lastUpdateDateTime, so not before).
 	p.o.Metrics.PollPublished.WithLabelValues(tenant).Add(float64(published))
-	if newest.After(wm.Time) {
+	// A tenant's first pass stores its start even when nothing changed, so
+	// that a restart resumes from there, not from the restart's now.
+	if newest.After(wm.Time) || rev == 0 {
 		if err := p.writeWatermark(ctx, tenant, watermark{Time: newest}, rev); err != nil {
 			return published, err
 		}

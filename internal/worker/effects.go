@@ -51,6 +51,10 @@ func (w *Worker) runEffect(ctx context.Context, x *execution, eff actions.Effect
 		w.markDone(ctx, eff, x, "", graph.Info{})
 		return effectResult{result: "duplicate"}
 	}
+	if !w.effectKeys.tryLock(eff.Key) {
+		return effectResult{result: "pending", err: fmt.Errorf("%w: %s by another event of this replica", errBusy, eff.Key)}
+	}
+	defer w.effectKeys.unlock(eff.Key)
 	rev, verify, err := w.claim(ctx, eff, x)
 	switch {
 	case errors.Is(err, errDone):
@@ -99,7 +103,8 @@ var (
 )
 
 // claim takes the record of an effect: it returns the revision to finish
-// with, and whether Graph must be checked before writing.
+// with, and whether Graph must be checked before writing. The caller holds
+// the key in effectKeys, so a pending record of this replica is a crash's.
 func (w *Worker) claim(ctx context.Context, eff actions.Effect, x *execution) (uint64, bool, error) {
 	kv := w.buckets.Effects
 	for range 3 {

@@ -70,3 +70,19 @@ func Timeout(d time.Duration) Middleware {
 		}
 	}
 }
+
+// Exhausted dead-letters, without handling it, an event delivered more than
+// max times. The consumer itself redelivers without limit (MaxDeliver -1), so
+// an event is never dropped by JetStream: deliveries used up by crashes, ack
+// timeouts or a dead letter that could not be stored end here, in the DLQ.
+func Exhausted(max int) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, d *Delivery) Result {
+			if n := d.Meta.NumDelivered; n > uint64(max) {
+				d.dlqTenant, d.dlqIncident = d.Tenant, d.Incident
+				return dead("retries_exhausted", fmt.Errorf("delivered %d times, more than the limit of %d: earlier deliveries were not settled (a crash, an ack timeout) or their dead letter was not stored", n, max))
+			}
+			return next(ctx, d)
+		}
+	}
+}

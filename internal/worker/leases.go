@@ -116,6 +116,9 @@ func (w *Worker) dropPartition(ctx context.Context, id string, graceful bool) {
 		return
 	}
 	delete(w.owned, id)
+	// Another replica reports this partition's lag from now on.
+	w.metrics.ConsumerPending.DeleteLabelValues(id)
+	w.metrics.AckPending.DeleteLabelValues(id)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.DrainTimeout)
 	defer cancel()
 	if err := o.p.stop(sctx); err != nil {

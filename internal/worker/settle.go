@@ -40,6 +40,8 @@ func (w *Worker) settle(d *Delivery, r Result) (pending bool) {
 		if delay <= 0 {
 			delay = w.backoff(int(d.Meta.NumDelivered))
 		}
+		// Graph may ask for longer; the incident's lane is held only so long.
+		delay = min(delay, w.opts.RetryMax)
 		w.log.Info("event retry", "subject", d.Msg.Subject(), "seq", d.Meta.Sequence.Stream, "delivery", d.Meta.NumDelivered,
 			"reason", r.Reason, "err", errString(r.Err), "delay", delay)
 		if err := d.Msg.NakWithDelay(delay); err != nil {
@@ -48,13 +50,15 @@ func (w *Worker) settle(d *Delivery, r Result) (pending bool) {
 		return true
 	}
 	// DeadLetter.
-	w.metrics.DeadLetters.WithLabelValues(r.Reason).Inc()
 	if err := w.publishDeadLetter(ctx, d, r); err != nil {
-		// Never terminate an event that is not safely in the dead-letter stream.
+		// Never terminate an event that is not safely in the dead-letter
+		// stream: redelivered (the consumer has no delivery limit), it comes
+		// back to Exhausted or to the same failure and is stored then.
 		w.log.Error("dead letter not stored; retrying later", "subject", d.Msg.Subject(), "reason", r.Reason, "err", err)
 		_ = d.Msg.NakWithDelay(w.backoff(int(d.Meta.NumDelivered)))
 		return true
 	}
+	w.metrics.DeadLetters.WithLabelValues(r.Reason).Inc()
 	w.log.Warn("event dead-lettered", "subject", d.Msg.Subject(), "seq", d.Meta.Sequence.Stream, "reason", r.Reason, "err", errString(r.Err))
 	if err := d.Msg.TermWithReason(r.Reason); err != nil {
 		w.log.Warn("term failed; the event will be redelivered", "subject", d.Msg.Subject(), "err", err)

@@ -130,6 +130,7 @@ type Worker struct {
 	// acked and skipped are the events counters of the common outcomes.
 	acked, skipped prometheus.Counter
 	handler        Handler
+	effectKeys     keyLocks          // idempotency keys being written by this process
 	owned          map[string]*owned // touched by the Run goroutine only
 	nOwned         atomic.Int64
 	running        atomic.Bool
@@ -194,7 +195,7 @@ func New(o Options) (*Worker, error) {
 	w.skipped = o.Metrics.Events.WithLabelValues("skipped_stale")
 	// The dispatcher heartbeats every delivery in hand (InProgress), so a slow
 	// Graph call does not get the event redelivered elsewhere.
-	w.handler = Chain(w.handle, Recover(w.log), Timeout(o.EventTimeout))
+	w.handler = Chain(w.handle, Exhausted(o.Topology.MaxDeliver), Recover(w.log), Timeout(o.EventTimeout))
 	w.disp = newDispatcher(o.Concurrency, w.deliver, w.maxHold, w.now)
 	return w, nil
 }
