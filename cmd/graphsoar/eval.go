@@ -122,14 +122,15 @@ func (e *evaluator) one(ev *incident.Event, indent bool) error {
 func (e *evaluator) lines(name string, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), maxEventLine)
-	line, failed := 0, 0
+	line, events, failed := 0, 0, 0
 	for sc.Scan() {
 		line++
-		// The event keeps its bytes; the scanner reuses its buffer.
-		b := bytes.Clone(sc.Bytes())
-		if len(b) == 0 {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
+		events++
+		// The event keeps its bytes; the scanner reuses its buffer.
+		b := bytes.Clone(sc.Bytes())
 		ev, err := incident.Decode(b)
 		if err == nil {
 			err = e.one(ev, false)
@@ -143,7 +144,7 @@ func (e *evaluator) lines(name string, r io.Reader) error {
 		return fmt.Errorf("%s:%d: %w", name, line+1, err)
 	}
 	if failed > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d of %d events could not be evaluated", failed, line)}
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d events could not be evaluated", failed, events)}
 	}
 	return nil
 }

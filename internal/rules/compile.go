@@ -124,6 +124,7 @@ func (c *nameCheck) Visit(node *ast.Node) {
 			c.prevUses++
 		}
 	case *ast.BinaryNode:
+		c.checkEnumCompare(n)
 		if (n.Operator == "==" || n.Operator == "!=") && (isNilTestOf(n.Left, n.Right) || isNilTestOf(n.Right, n.Left)) {
 			c.prevCovered++
 		}
@@ -154,6 +155,7 @@ func (c *nameCheck) Visit(node *ast.Node) {
 			}
 		}
 	case *ast.CallNode:
+		c.checkCallLiterals(n)
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || id.Value != "changed" || len(n.Arguments) != 1 {
 			return

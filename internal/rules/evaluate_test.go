@@ -160,6 +160,52 @@ rules:
 	}
 }
 
+// A block scalar ends in a newline: "{{ expr }}\n" is still one typed
+// template (a list stays a list), not text.
+func TestEvaluateBlockScalarTemplate(t *testing.T) {
+	t.Parallel()
+	rs := mustLoad(t, map[string]string{"a.yaml": `
+rules:
+  - id: t
+    order: 1
+    when: "true"
+    actions:
+      - block_file_hash:
+          hashes: |
+            {{ fileHashes(incident) }}
+      - tag: >
+          {{ ["a", "b"] }}
+`})
+	p := rs.Evaluate(rules.Input{Event: event(t, "ransomware-created.json"), Now: t0})
+	if len(p.Errors) > 0 || len(p.Matches) != 1 {
+		t.Fatalf("errors %v, matches %v", p.Errors, matched(p))
+	}
+	if got := p.Matches[0].Actions[0].Params["hashes"]; !reflect.DeepEqual(got, []string{"9f2c7e1b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"}) {
+		t.Errorf("hashes %#v", got)
+	}
+	if got := p.Matches[0].Actions[1].Params["tags"]; !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Errorf("tags %#v", got)
+	}
+}
+
+// A value whose type is known only at run time (an element of a list of
+// any) that is not text fails its rule, never rendering Go's struct dump.
+func TestEvaluateTemplateOfNoTextFailsAtRunTime(t *testing.T) {
+	t.Parallel()
+	rs := mustLoad(t, map[string]string{"a.yaml": `
+rules:
+  - {id: dump, order: 1, when: "true", actions: [{comment: "alerts {{ [incident.alerts[0], 1][0] }}"}]}
+  - {id: fine, order: 2, when: "true", actions: [{comment: "severity {{ incident.severity }}"}]}
+`})
+	p := rs.Evaluate(rules.Input{Event: event(t, "ransomware-created.json"), Now: t0})
+	if len(p.Errors) != 1 || p.Errors[0].Rule != "dump" || !strings.Contains(p.Errors[0].Error, "not text") {
+		t.Errorf("errors %+v", p.Errors)
+	}
+	if got := matched(p); !slices.Equal(got, []string{"fine"}) {
+		t.Errorf("matched %v", got)
+	}
+}
+
 func TestEvaluateChangedAndPrevious(t *testing.T) {
 	t.Parallel()
 	rs := mustLoad(t, map[string]string{"a.yaml": `

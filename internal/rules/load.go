@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -133,8 +132,6 @@ func (l *loader) errorAt(p Pos, format string, args ...any) {
 	l.errs = append(l.errs, Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 func (l *loader) parseFile(src *source, data []byte) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
@@ -145,11 +142,8 @@ func (l *loader) parseFile(src *source, data []byte) {
 		}
 		if err != nil {
 			p := src.at(nil)
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-				fmt.Sscan(m[1], &p.Line)
-				msg = m[2]
-			}
+			var msg string
+			p.Line, p.Col, msg = YAMLSyntaxError(err, data)
 			l.errorAt(p, "%s", msg)
 			return
 		}

@@ -41,7 +41,13 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown top-level field", map[string]string{"a.yaml": "rule:\n  - id: x\n"},
 			[]string{`rules/a.yaml:1:1: unknown field "rule" (did you mean "rules"?) (want one of lists, rules)`}},
 		{"yaml syntax", map[string]string{"a.yaml": "rules:\n  - id: y\n    order: [\n"},
-			[]string{`rules/a.yaml:3:1: did not find expected node content`}},
+			[]string{`rules/a.yaml:3:5: did not find expected node content`}},
+		{"unclosed flow mapping", map[string]string{"a.yaml": "rules:\n  - {id: a, order: 1, when: 'true', actions: [{tag: x}]}\n  - {id: b, order: 2\n"},
+			[]string{`rules/a.yaml:3:3: did not find expected ',' or '}'`}},
+		{"flow sequence with a block entry", map[string]string{"a.yaml": "rules:\n  - id: a\n    order: 1\n    when: 'true'\n    actions: [ - tag: x\n"},
+			[]string{`rules/a.yaml:5:5: did not find expected node content`}},
+		{"tab", map[string]string{"a.yaml": "rules:\n  - id: a\n    order: 1\n\twhen: 'true'\n"},
+			[]string{`rules/a.yaml:4:1: found a tab character that violates indentation`}},
 		{"not a mapping", map[string]string{"a.yaml": "- a\n- b\n"},
 			[]string{`rules/a.yaml:1:1: a rule file is a mapping with lists: and rules:`}},
 		{"required fields", map[string]string{"a.yaml": "rules:\n  - description: nothing\n"},
@@ -171,12 +177,31 @@ rules:
       - comment: "x {{ incident.id"
       - comment: "{{ incident }}"
       - comment: "{{ }}"
+      - assign: "{{ incident.alerts }}"
+      - comment: "devices {{ devices(incident) }} of {{ incident.id }}"
 `}, []string{
 			`rules/a.yaml:6:37: comment: comment: type rules.RuleInfo has no field idd (did you mean "id"?)`,
 			`rules/a.yaml:7:18: tag: tags: {{ len(incident.alerts) }} yields int, want a list of strings`,
 			`rules/a.yaml:8:21: comment: comment: unclosed {{ (missing }})`,
-			`rules/a.yaml:9:22: comment: comment: {{ incident }} yields a Incident, not text; pick one of its fields`,
+			`rules/a.yaml:9:22: comment: comment: {{ incident }} yields *incident.Incident, not text; pick one of its fields, e.g. .id`,
 			`rules/a.yaml:10:19: comment: comment: empty {{ }} template`,
+			`rules/a.yaml:11:21: assign: assignedTo: {{ incident.alerts }} yields []*incident.Alert, not text; pick a field of each, e.g. map(..., .id)`,
+			`rules/a.yaml:12:30: comment: comment: {{ devices(incident) }} yields []*incident.Evidence, not text; pick a field of each, e.g. map(..., .displayName)`,
+		}},
+		{"literals never matching", map[string]string{"a.yaml": `
+rules:
+  - {id: a, order: 1, when: 'incident.status == "activ"', stop: true}
+  - {id: b, order: 2, when: 'incident.severity in ["high", "critical"]', stop: true}
+  - {id: c, order: 3, when: 'event.type == "create" || previous?.classification != "truePositive"', stop: true}
+  - {id: d, order: 4, when: 'changed(incident.severity)', stop: true}
+  - {id: e, order: 5, when: 'len(evidence(incident, "procesEvidence")) > 0', stop: true}
+  - {id: f, order: 6, when: 'len(evidence(incident, "#microsoft.graph.security.futureEvidence")) > 0 && incident.status == "awaitingAction"', stop: true}
+`}, []string{
+			`rules/a.yaml:2:49: "activ" is never a value of incident.status (did you mean "active"?)`,
+			`rules/a.yaml:3:60: "critical" is never a value of incident.severity (its values: unknown, informational, low, medium, high, unknownFutureValue)`,
+			`rules/a.yaml:4:44: "create" is never a value of event.type (did you mean "created"?)`,
+			`rules/a.yaml:5:38: changed() takes a property name in quotes, e.g. changed("severity")`,
+			`rules/a.yaml:6:53: evidence type "procesEvidence" is not one of Graph's (did you mean "processEvidence"?) (a type newer than graphsoar: write "#microsoft.graph.security.procesEvidence")`,
 		}},
 		{"bad scalars", map[string]string{"a.yaml": `
 rules:

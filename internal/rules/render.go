@@ -42,7 +42,7 @@ func (rp *ruleParam) render(m *vm.VM, env *Env) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return format(v), nil
+		return format(v)
 	}
 	out := []string{}
 	for _, t := range rp.items {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/expr-lang/expr/vm"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -182,9 +183,13 @@ func (l *loader) compileTemplate(c *compiler, src *source, spec actions.Spec, p 
 	if failed {
 		return nil
 	}
+	exprs := exprParts(parts, t.segs)
 	switch {
-	case len(parts) == 1 && parts[0].isExpr:
-		t.whole, t.segs = t.segs[0].prog, nil
+	case len(exprs) == 0:
+		t.segs = nil
+	case len(exprs) == 1 && onlySpaceAround(parts):
+		// One {{ expr }}, maybe with a block scalar's newline: the typed value.
+		t.whole, t.segs = exprs[0].prog, nil
 		typ := t.whole.Node().Type()
 		var err error
 		if p.Kind == actions.StringList {
@@ -193,22 +198,49 @@ func (l *loader) compileTemplate(c *compiler, src *source, spec actions.Spec, p 
 			err = checkTextType(typ)
 		}
 		if err != nil {
-			l.errorAt(src.within(n, parts[0].off), "%s: %s: {{ %s }} %v", spec.Name, p.Name, parts[0].text, err)
+			l.errorAt(src.within(n, exprs[0].off), "%s: %s: {{ %s }} %v", spec.Name, p.Name, exprs[0].text, err)
 			return nil
 		}
-	case !hasExpr(parts):
-		t.segs = nil
+	default:
+		for _, e := range exprs {
+			if err := checkTextType(e.prog.Node().Type()); err != nil {
+				l.errorAt(src.within(n, e.off), "%s: %s: {{ %s }} %v", spec.Name, p.Name, e.text, err)
+				failed = true
+			}
+		}
+		if failed {
+			return nil
+		}
 	}
 	return t
 }
 
-func hasExpr(parts []rawPart) bool {
-	for _, p := range parts {
+// compiledPart is a {{ expr }} part with its program.
+type compiledPart struct {
+	rawPart
+	prog *vm.Program
+}
+
+// exprParts pairs the expression parts with their programs (segs holds one
+// segment per part, in order).
+func exprParts(parts []rawPart, segs []segment) []compiledPart {
+	var out []compiledPart
+	for i, p := range parts {
 		if p.isExpr {
-			return true
+			out = append(out, compiledPart{rawPart: p, prog: segs[i].prog})
 		}
 	}
-	return false
+	return out
+}
+
+// onlySpaceAround reports whether every literal part is white space.
+func onlySpaceAround(parts []rawPart) bool {
+	for _, p := range parts {
+		if !p.isExpr && strings.TrimSpace(p.text) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func exampleOf(s actions.Spec) string {

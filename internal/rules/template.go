@@ -114,44 +114,63 @@ func (t *tmpl) render(m *vm.VM, env *Env) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.WriteString(format(v))
+		text, err := format(v)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(text)
 	}
 	return b.String(), nil
 }
 
-// format renders a template value into text.
-func format(v any) string {
+// format renders a template value into text. A value that does not read as
+// text (a struct other than a time, a map, a function) is an error: its Go
+// form would hold pointers, different on every run.
+func format(v any) (string, error) {
 	switch v := v.(type) {
 	case nil:
-		return ""
+		return "", nil
 	case string:
-		return v
+		return v, nil
 	case bool:
-		return strconv.FormatBool(v)
+		return strconv.FormatBool(v), nil
 	case int:
-		return strconv.Itoa(v)
+		return strconv.Itoa(v), nil
 	case int64:
-		return strconv.FormatInt(v, 10)
+		return strconv.FormatInt(v, 10), nil
 	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
 	case time.Time:
-		return v.UTC().Format(time.RFC3339)
+		return v.UTC().Format(time.RFC3339), nil
 	case time.Duration:
-		return v.String()
+		return v.String(), nil
 	case []string:
-		return strings.Join(v, ", ")
+		return strings.Join(v, ", "), nil
 	case fmt.Stringer:
-		return v.String()
+		return v.String(), nil
 	}
 	rv := reflect.ValueOf(v)
-	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
 		items := make([]string, rv.Len())
 		for i := range items {
-			items[i] = format(rv.Index(i).Interface())
+			s, err := format(rv.Index(i).Interface())
+			if err != nil {
+				return "", err
+			}
+			items[i] = s
 		}
-		return strings.Join(items, ", ")
+		return strings.Join(items, ", "), nil
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return "", nil
+		}
+		return format(rv.Elem().Interface())
 	}
-	return fmt.Sprint(v)
+	if err := checkTextType(rv.Type()); err != nil {
+		return "", fmt.Errorf("the value %w", err)
+	}
+	return fmt.Sprint(v), nil
 }
 
 // toList turns a whole template's value into a list of strings: a list's items,
@@ -185,24 +204,44 @@ func toList(v any) ([]string, error) {
 }
 
 // checkTextType rejects expression types that do not read as text (structs,
-// maps, functions): the author most likely forgot to pick a field.
+// maps, functions, or lists of them): the author most likely forgot to pick
+// a field.
 func checkTextType(t reflect.Type) error {
 	if t == nil {
 		return nil
 	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	orig, list := t, false
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		list = list || t.Kind() != reflect.Pointer
+		t = t.Elem() // a list is text when its items are
+	}
+	if t.Implements(reflect.TypeOf((*fmt.Stringer)(nil)).Elem()) || t == reflect.TypeOf(time.Time{}) {
+		return nil
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if t == reflect.TypeOf(time.Time{}) {
-			return nil
+		field := exampleField(t)
+		if list {
+			return fmt.Errorf("yields %s, not text; pick a field of each, e.g. map(..., .%s)", orig, field)
 		}
-		return fmt.Errorf("yields a %s, not text; pick one of its fields", t.Name())
+		return fmt.Errorf("yields %s, not text; pick one of its fields, e.g. .%s", orig, field)
 	case reflect.Map, reflect.Func, reflect.Chan:
-		return fmt.Errorf("yields a %s, not text", t.Kind())
+		return fmt.Errorf("yields %s, not text", orig)
 	}
 	return nil
+}
+
+// exampleField names a field of struct t for an example: id, title or
+// displayName when it has one, else "field".
+func exampleField(t reflect.Type) string {
+	for _, want := range []string{"id", "title", "displayName"} {
+		for i := range t.NumField() {
+			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("expr"), ","); name == want {
+				return want
+			}
+		}
+	}
+	return "field"
 }
 
 // checkListType rejects expression types that cannot become a list of strings.
