@@ -81,7 +81,7 @@ func (p *Poller) lease(ctx context.Context, tenant string) error {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		if _, err := p.o.Coord.Create(ctx, key, []byte(p.o.ID)); err != nil {
 			if errors.Is(err, jetstream.ErrKeyExists) {
-				return errLeased
+				return p.leasedByUs(ctx, key)
 			}
 			return err
 		}
@@ -93,7 +93,17 @@ func (p *Poller) lease(ctx context.Context, tenant string) error {
 	}
 	_, err = p.o.Coord.Update(ctx, key, []byte(p.o.ID), e.Revision())
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return errLeased
+		return p.leasedByUs(ctx, key)
 	}
 	return err
+}
+
+// leasedByUs settles a lost race for a lease: the winner may be this producer
+// itself, when a write whose reply was lost was sent again by the client.
+func (p *Poller) leasedByUs(ctx context.Context, key string) error {
+	e, err := p.o.Coord.Get(ctx, key)
+	if err != nil || string(e.Value()) != p.o.ID {
+		return errLeased
+	}
+	return nil
 }
