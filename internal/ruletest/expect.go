@@ -1,6 +1,8 @@
 package ruletest
 
 import (
+	"strings"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
@@ -8,59 +10,72 @@ import (
 
 // expectedMatch reads one item of expect.matches: a rule id, or
 // {rule: ID, actions: [...]} with actions written as in rule files.
-func (l *loader) expectedMatch(file string, n *yaml.Node) (ExpectedMatch, bool) {
-	if n.Kind == yaml.ScalarNode {
+func (f *fileLoader) expectedMatch(at *yaml.Node) (ExpectedMatch, bool) {
+	n := resolve(at)
+	if n.Kind == yaml.ScalarNode && !isNull(n) && n.Value != "" {
 		return ExpectedMatch{Rule: n.Value}, true
 	}
 	if n.Kind != yaml.MappingNode {
-		l.errorf(file, n, "expect.matches: want a rule id or {rule: ID, actions: [...]}")
+		f.errorf(at, "expect.matches: want a rule id or {rule: ID, actions: [...]}, not %s", describe(n))
 		return ExpectedMatch{}, false
 	}
+	before := len(f.errs)
 	var m ExpectedMatch
-	ok := true
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key, val := n.Content[i], n.Content[i+1]
-		switch key.Value {
-		case "rule":
-			m.Rule = val.Value
-		case "actions":
+	got, suggested := f.fields(n, "rule", "actions")
+	if p, ok := got["rule"]; ok {
+		if v := resolve(p.val); v.Kind == yaml.ScalarNode && !isNull(v) && v.Value != "" {
+			m.Rule = v.Value
+		} else {
+			f.errorf(p.val, "expect.matches: rule: want a rule id, not %s", describe(v))
+		}
+	} else if !suggested["rule"] {
+		f.errorf(at, "expect.matches: rule missing")
+	}
+	if p, ok := got["actions"]; ok {
+		seq := resolve(p.val)
+		if seq.Kind == yaml.SequenceNode {
 			m.Actions = []ExpectedAction{}
-			for _, item := range val.Content {
-				a, good := l.expectedAction(file, item)
-				ok = ok && good
-				m.Actions = append(m.Actions, a)
+			for _, item := range seq.Content {
+				if a, ok := f.expectedAction(item); ok {
+					m.Actions = append(m.Actions, a)
+				}
 			}
-		default:
-			l.errorf(file, key, "expect.matches: unknown field %q (want rule, actions)", key.Value)
-			ok = false
+		} else {
+			f.errorf(p.val, "expect.matches: actions: want a list of actions, not %s (actions: [] expects none)", describe(seq))
 		}
 	}
-	if m.Rule == "" {
-		l.errorf(file, n, "expect.matches: rule missing")
-		ok = false
-	}
-	return m, ok
+	return m, len(f.errs) == before
 }
 
 // expectedAction reads `- name: params` as in rule files (no templates).
-func (l *loader) expectedAction(file string, n *yaml.Node) (ExpectedAction, bool) {
-	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
-		l.errorf(file, n, "an expected action is one `name: parameters` pair")
+func (f *fileLoader) expectedAction(at *yaml.Node) (ExpectedAction, bool) {
+	n := resolve(at)
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 || n.Content[0].Kind != yaml.ScalarNode {
+		f.errorf(at, "an expected action is one `name: parameters` pair")
 		return ExpectedAction{}, false
 	}
-	name, val := n.Content[0].Value, n.Content[1]
-	act, ok := l.reg.Lookup(name)
+	name, val := n.Content[0].Value, resolve(n.Content[1])
+	act, ok := f.reg.Lookup(name)
 	if !ok {
-		l.errorf(file, n.Content[0], "unknown action %q", name)
+		if s := actions.Closest(name, f.reg.Names()); s != "" {
+			f.errorf(n.Content[0], "unknown action %q (did you mean %q?)", name, s)
+		} else {
+			f.errorf(n.Content[0], "unknown action %q (want %s)", name, strings.Join(f.reg.Names(), ", "))
+		}
 		return ExpectedAction{}, false
 	}
 	spec := act.Spec()
 	a := ExpectedAction{Type: name, Params: actions.Params{}}
 	set := func(p actions.Param, v *yaml.Node) bool {
+		v = resolve(v)
 		switch {
 		case p.Kind == actions.StringList && v.Kind == yaml.SequenceNode:
 			l := []string{}
 			for _, it := range v.Content {
+				it = resolve(it)
+				if it.Kind != yaml.ScalarNode {
+					return false
+				}
 				l = append(l, it.Value)
 			}
 			a.Params[p.Name] = l
@@ -74,18 +89,27 @@ func (l *loader) expectedAction(file string, n *yaml.Node) (ExpectedAction, bool
 		return true
 	}
 	if val.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(val.Content); i += 2 {
-			p, ok := spec.Param(val.Content[i].Value)
-			if !ok || !set(p, val.Content[i+1]) {
-				l.errorf(file, val.Content[i], "%s: bad parameter %q", name, val.Content[i].Value)
-				return a, false
+		ok := true
+		for _, kv := range f.pairs(val) {
+			p, known := spec.Param(kv.key.Value)
+			switch {
+			case !known:
+				if s := actions.Closest(kv.key.Value, spec.ParamNames()); s != "" {
+					f.errorf(kv.key, "%s: unknown parameter %q (did you mean %q?)", name, kv.key.Value, s)
+				} else {
+					f.errorf(kv.key, "%s: unknown parameter %q (want %s)", name, kv.key.Value, strings.Join(spec.ParamNames(), ", "))
+				}
+				ok = false
+			case !set(p, kv.val):
+				f.errorf(kv.key, "%s: bad parameter %q", name, kv.key.Value)
+				ok = false
 			}
 		}
-		return a, true
+		return a, ok
 	}
 	p, ok := spec.Param(spec.Shorthand)
 	if !ok || !set(p, val) {
-		l.errorf(file, val, "%s takes a mapping of parameters", name)
+		f.errorf(n.Content[1], "%s takes a mapping of parameters", name)
 		return a, false
 	}
 	return a, true

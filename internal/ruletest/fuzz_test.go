@@ -40,7 +40,11 @@ func FuzzLoad(f *testing.F) {
 		"tests: []\n",
 		"tests:\n  - event: testdata/ransomware-created.json\n    now: 2026-11-21T00:00:00Z\n    expect: {matches: [], errors: [r]}\n",
 		"tests:\n  - event: testdata/thin-reference.json\n  - event: testdata/nope.json\n  - name: x\n",
-		"tests:\n  - event: {file: testdata/bare-incident.json, set: {severity: high, customTags: [a, 2026-01-01T00:00:00Z]}}\n    previous: testdata/bare-incident.json\n",
+		"tests:\n  - event: {file: testdata/bare-incident.json, set: {severity: high, customTags: [a, 2026-01-01T00:00:00Z]}}\n    previous: testdata/bare-incident.json\n    expect: {matches: []}\n",
+		"tests:\n  - event: {file: testdata/bare-incident.json, set: {sevrity: high}}\n    previus: testdata/bare-incident.json\n    now: 2031-01-01\n    expect: {matchs: []}\n",
+		"tests:\n  - &c\n    event: testdata/ransomware-created.json\n    expect: {matches: [r]}\n  - <<: *c\n    now: 2031-01-01\n---\ntests:\n  - <<: [*c, {name: x}]\n",
+		"tests:\n  - name: x\n    expect: { matches: [a, b }\n",
+		"tests:\r  - name: \"x\r\t- y: [\n",
 		"tests:\n  - event: {id: \"77\", status: active, severity: high, createdDateTime: 2026-01-01T00:00:00Z}\n" +
 			"    expect:\n      matches:\n        - rule: r\n          actions: [{tag: [a, b]}, {block_file_hash: {hashes: x}}, {assign: ~}, {nope: 1}, [x]]\n        - {actions: []}\n        - [x]\n        - {rule: y, extra: 1}\n",
 		"tests:\n  - event: [x]\n    now: yesterday\n",
@@ -65,6 +69,8 @@ func FuzzLoad(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
+	// An absolute path.
+	f.Add([]byte("tests:\n  - event: " + filepath.Join(dir, "testdata", "ransomware-created.json") + "\n    expect: {matches: []}\n"))
 	file := filepath.Join(dir, "a_test.yaml")
 	position := regexp.MustCompile(`^` + regexp.QuoteMeta(file) + `:(\d+):(\d+): `)
 	f.Fuzz(func(t *testing.T, data []byte) {
