@@ -32,11 +32,7 @@ func (c *Client) AddComment(ctx context.Context, tenant, id, text string) ([]*in
 	var resp []byte
 	info, err := c.run(ctx, call{op: op, kind: "comment", tenant: tenant, class: incidentCalls,
 		send: func(ctx context.Context, t *tenantClient) error {
-			req := abs.NewRequestInformation()
-			req.Method = abs.POST
-			req.SetUri(*target)
-			req.SetStreamContentAndContentType(payload, "application/json")
-			resp, err = t.send(ctx, req)
+			resp, err = t.request(ctx, abs.POST, *target, payload)
 			return err
 		}})
 	if err != nil {

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/security"
@@ -22,6 +23,19 @@ func (t *tenantClient) send(ctx context.Context, req *abs.RequestInformation) ([
 	}
 	b, _ := out.([]byte)
 	return b, nil
+}
+
+// request sends a request the SDK has no builder for (comments, beta
+// security actions) through the tenant's adapter: method to u, with a JSON
+// body when payload is not nil; it returns the response body.
+func (t *tenantClient) request(ctx context.Context, method abs.HttpMethod, u url.URL, payload []byte) ([]byte, error) {
+	req := abs.NewRequestInformation()
+	req.Method = method
+	req.SetUri(u)
+	if payload != nil {
+		req.SetStreamContentAndContentType(payload, "application/json")
+	}
+	return t.send(ctx, req)
 }
 
 // GetIncident returns an incident with its alerts and their evidence

@@ -74,11 +74,7 @@ func (c *Client) BlockFileHash(ctx context.Context, tenant string, r BlockReques
 	var resp []byte
 	info, err := c.run(ctx, call{op: op, kind: "block file hash", tenant: tenant, class: actionCalls,
 		send: func(ctx context.Context, t *tenantClient) error {
-			req := abs.NewRequestInformation()
-			req.Method = abs.POST
-			req.SetUri(*target)
-			req.SetStreamContentAndContentType(payload, "application/json")
-			resp, err = t.send(ctx, req)
+			resp, err = t.request(ctx, abs.POST, *target, payload)
 			return err
 		}})
 	if err != nil {
@@ -103,11 +99,8 @@ func (c *Client) FindSecurityAction(ctx context.Context, tenant, clientContext s
 		u := *next
 		if _, err := c.run(ctx, call{op: "list security actions", kind: "list security actions", tenant: tenant, class: actionCalls, idempotent: true,
 			send: func(ctx context.Context, t *tenantClient) error {
-				req := abs.NewRequestInformation()
-				req.Method = abs.GET
-				req.SetUri(u)
 				var err error
-				body, err = t.send(ctx, req)
+				body, err = t.request(ctx, abs.GET, u, nil)
 				return err
 			}}); err != nil {
 			return nil, err
@@ -143,10 +136,7 @@ func (c *Client) CancelSecurityAction(ctx context.Context, tenant, id string) (I
 	}
 	return c.run(ctx, call{op: "cancel security action " + id, kind: "cancel security action", tenant: tenant, class: actionCalls, idempotent: true,
 		send: func(ctx context.Context, t *tenantClient) error {
-			req := abs.NewRequestInformation()
-			req.Method = abs.POST
-			req.SetUri(*target)
-			_, err := t.send(ctx, req)
+			_, err := t.request(ctx, abs.POST, *target, nil)
 			return err
 		}})
 }
