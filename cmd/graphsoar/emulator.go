@@ -16,6 +16,7 @@ import (
 func newEmulatorCmd(s stdio) *cobra.Command {
 	var (
 		listen, seedDir, rateLimit, actionRateLimit string
+		indicatorRateLimits                         []string
 		opts                                        graphfake.Options
 		noSeed                                      bool
 	)
@@ -27,7 +28,15 @@ comments, beta securityActions) with Graph's behaviour: its JSON error body,
 401 without a bearer token (unless --open), camelCase enum validation, paging,
 $filter on lastUpdateDateTime. Faults and latency can be injected. It is seeded
 with the sample incidents unless --seed names a directory of JSON files (bare
-incidents or event envelopes) or --no-seed is given.`,
+incidents or event envelopes) or --no-seed is given.
+
+The same address serves Defender for Endpoint's indicators API (the default
+block_file_hash backend): POST /api/indicators (submit or update), GET
+/api/indicators (active indicators; $filter, $top, $skip), GET and DELETE
+/api/indicators/{id}; point --defender-url at the emulator. Defender's
+per-tenant limits apply: 100 calls a minute and 1,500 an hour (change them with
+--indicator-rate-limit, or switch them off with --indicator-rate-limit 0) and
+15,000 active indicators.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -44,6 +53,9 @@ incidents or event envelopes) or --no-seed is given.`,
 				}
 				l.PathPrefix = spec.prefix
 				opts.RateLimits = append(opts.RateLimits, l)
+			}
+			if err := setIndicatorRateLimits(&opts, indicatorRateLimits); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--indicator-rate-limit: %w", err)}
 			}
 			srv := graphfake.New(opts)
 			switch {
@@ -83,7 +95,27 @@ incidents or event envelopes) or --no-seed is given.`,
 	f.Uint64Var(&opts.Seed, "fault-seed", 1, "seed of the random faults")
 	f.StringVar(&rateLimit, "rate-limit", "", "per-tenant request limit, N/DURATION (e.g. 600/1m); excess gets 429")
 	f.StringVar(&actionRateLimit, "action-rate-limit", "", "per-tenant limit of security-action calls, N/DURATION (Graph: 150/1m)")
+	f.StringSliceVar(&indicatorRateLimits, "indicator-rate-limit", nil,
+		"per-tenant limit of /api/indicators calls, N/DURATION, repeatable (default Defender's 100/1m and 1500/1h; 0 switches them off)")
 	return cmd
+}
+
+// setIndicatorRateLimits applies the --indicator-rate-limit values to opts: none keeps
+// Defender's defaults, a single "0" switches the limits off, otherwise each N/DURATION
+// is one limit and together they replace the defaults.
+func setIndicatorRateLimits(opts *graphfake.Options, specs []string) error {
+	if len(specs) == 1 && strings.TrimSpace(specs[0]) == "0" {
+		opts.NoIndicatorRateLimits = true
+		return nil
+	}
+	for _, spec := range specs {
+		l, err := parseRateLimit(strings.TrimSpace(spec))
+		if err != nil {
+			return fmt.Errorf("%w (or 0 for no limit)", err)
+		}
+		opts.IndicatorRateLimits = append(opts.IndicatorRateLimits, l)
+	}
+	return nil
 }
 
 // parseRateLimit reads "N/DURATION".

@@ -6,18 +6,19 @@ import (
 	"time"
 )
 
-// The $filter subset Graph supports on security/incidents:
+// The $filter subset the emulator supports (on security/incidents and api/indicators):
 //
 //	filter     = term *( "and" term )
 //	term       = "(" filter ")" / comparison
 //	comparison = dateProp ( "eq" / "ge" / "gt" / "le" / "lt" ) dateTimeOffset
 //	           / textProp "eq" ( 'single-quoted' / "null" )
 //
-// dateProp is createdDateTime or lastUpdateDateTime, compared as instants; literals are
-// unquoted RFC 3339 (fractional seconds optional). textProp is status, severity,
-// classification, determination (whose literals must be camelCase enum members) or
-// assignedTo. Keywords and property names are case-sensitive, as in OData. Anything
-// else is an error, which the handler turns into 400 invalidRequest.
+// Which properties are dateProps and textProps, which literals a textProp accepts and
+// whether it compares case-insensitively is the resource's filterSchema (see
+// filter_schema.go). dateProps compare as instants; their literals are unquoted RFC 3339
+// (fractional seconds optional). In a quoted literal '' stands for one quote. Keywords
+// and property names are case-sensitive, as in OData. Anything else is an error, which
+// the handler turns into a 400.
 
 const (
 	maxFilterLen   = 4096
@@ -42,6 +43,7 @@ type condition struct {
 	when   time.Time
 	text   string
 	isNull bool
+	fold   bool // text compares case-insensitively
 }
 
 // filterToken is a bare word, a quoted string or a parenthesis.
@@ -51,8 +53,13 @@ type filterToken struct {
 	pos    int
 }
 
-// parseFilter compiles a $filter expression.
+// parseFilter compiles a $filter expression on security/incidents.
 func parseFilter(src string) ([]condition, error) {
+	return parseFilterWith(src, incidentSchema{})
+}
+
+// parseFilterWith compiles a $filter expression on the properties schema allows.
+func parseFilterWith(src string, schema filterSchema) ([]condition, error) {
 	if len(src) > maxFilterLen {
 		return nil, fmt.Errorf("the $filter expression is longer than %d characters", maxFilterLen)
 	}
@@ -63,7 +70,7 @@ func parseFilter(src string) ([]condition, error) {
 	if len(toks) == 0 {
 		return nil, fmt.Errorf("the $filter expression is empty")
 	}
-	p := &filterParser{toks: toks}
+	p := &filterParser{toks: toks, schema: schema}
 	conds, err := p.conjunction(0)
 	if err != nil {
 		return nil, err
@@ -118,8 +125,9 @@ func tokenizeFilter(src string) ([]filterToken, error) {
 }
 
 type filterParser struct {
-	toks []filterToken
-	pos  int
+	toks   []filterToken
+	pos    int
+	schema filterSchema
 }
 
 func (p *filterParser) next() (filterToken, bool) {
@@ -185,10 +193,11 @@ func (p *filterParser) comparison() (condition, error) {
 	if prop.quoted || prop.text == ")" {
 		return condition{}, fmt.Errorf("a property name is expected at position %d", prop.pos)
 	}
-	isDate := prop.text == "createdDateTime" || prop.text == "lastUpdateDateTime"
-	if !isDate && !isTextFilterProp(prop.text) {
+	kind := p.schema.propKind(prop.text)
+	if kind == kindNone {
 		return condition{}, fmt.Errorf("filtering on %q is not supported", prop.text)
 	}
+	isDate := kind == kindDate
 	opTok, ok := p.next()
 	if !ok || opTok.quoted {
 		return condition{}, fmt.Errorf("an operator is expected after %q", prop.text)
@@ -203,7 +212,7 @@ func (p *filterParser) comparison() (condition, error) {
 	if !ok {
 		return condition{}, fmt.Errorf("a literal is expected after %q", opTok.text)
 	}
-	c := condition{prop: prop.text, op: op, isDate: isDate}
+	c := condition{prop: prop.text, op: op, isDate: isDate, fold: !isDate && p.schema.foldCase(prop.text)}
 	if isDate {
 		if lit.quoted {
 			return c, fmt.Errorf("%s is an Edm.DateTimeOffset: the literal must not be quoted", prop.text)
@@ -223,27 +232,13 @@ func (p *filterParser) comparison() (condition, error) {
 		c.isNull = true
 	case !lit.quoted:
 		return c, fmt.Errorf("%q is not a valid literal for %s", lit.text, prop.text)
-	case !validFilterValue(prop.text, lit.text):
-		return c, fmt.Errorf("the string '%s' is not a valid enumerated type constant for %s", lit.text, prop.text)
 	default:
+		if err := p.schema.checkText(prop.text, lit.text); err != nil {
+			return c, err
+		}
 		c.text = lit.text
 	}
 	return c, nil
-}
-
-func isTextFilterProp(p string) bool {
-	switch p {
-	case "status", "severity", "classification", "determination", "assignedTo":
-		return true
-	}
-	return false
-}
-
-func validFilterValue(prop, v string) bool {
-	if prop == "assignedTo" {
-		return true
-	}
-	return validEnum(prop, v)
 }
 
 // matches reports whether inc satisfies c.
@@ -271,7 +266,7 @@ func (c condition) matches(inc map[string]any) bool {
 		return !present || v == nil
 	}
 	s, ok := v.(string)
-	return ok && s == c.text
+	return ok && (s == c.text || c.fold && strings.EqualFold(s, c.text))
 }
 
 // matchAll reports whether inc satisfies every condition.

@@ -17,7 +17,8 @@ type RateLimit struct {
 	// Window is the length of the sliding window, e.g. time.Minute.
 	Window time.Duration
 	// PathPrefix limits the rule to paths with this prefix, e.g.
-	// "/beta/security/securityActions" ("" covers every path).
+	// "/beta/security/securityActions" ("" covers every path; an indicator limit
+	// only ever covers /api/indicators paths).
 	PathPrefix string
 	// Method limits the rule to one HTTP method ("" covers every method).
 	Method string
@@ -33,22 +34,53 @@ func (l RateLimit) covers(x *exchange) bool {
 type limiter struct {
 	mu     sync.Mutex
 	limits []RateLimit
-	seen   []map[string][]time.Time
+	// indicatorFrom indexes the first limit that covers only Defender's indicators
+	// API; the limits before it are the general ones (Options.RateLimits).
+	indicatorFrom int
+	seen          []map[string][]time.Time
 }
 
-func (l *limiter) set(limits []RateLimit) {
-	l.limits = append([]RateLimit(nil), limits...)
-	l.seen = make([]map[string][]time.Time, len(limits))
+// set replaces the general and the indicator limits and forgets all counts.
+func (l *limiter) set(general, indicators []RateLimit) {
+	all := make([]RateLimit, 0, len(general)+len(indicators))
+	all = append(append(all, general...), indicators...)
+	l.limits = all
+	l.indicatorFrom = len(general)
+	l.seen = make([]map[string][]time.Time, len(all))
 	for i := range l.seen {
 		l.seen[i] = map[string][]time.Time{}
 	}
 }
 
-// SetRateLimits replaces the per-tenant rate limits and forgets all counted requests.
+// covers reports whether limit i applies to x.
+func (l *limiter) covers(i int, x *exchange) bool {
+	return l.limits[i].covers(x) && (i < l.indicatorFrom || isIndicatorPath(x.r.URL.Path))
+}
+
+// SetRateLimits replaces the general per-tenant rate limits (Options.RateLimits) and
+// forgets all counted requests. The indicator limits stay as they are; change them
+// with SetIndicatorRateLimits.
 func (s *Server) SetRateLimits(limits ...RateLimit) {
-	s.limiter.mu.Lock()
-	s.limiter.set(limits)
-	s.limiter.mu.Unlock()
+	l := &s.limiter
+	l.mu.Lock()
+	l.set(limits, l.limits[l.indicatorFrom:])
+	l.mu.Unlock()
+}
+
+// SetIndicatorRateLimits replaces the per-tenant limits on Defender's indicators API
+// (see Options.IndicatorRateLimits; here no limits means none, not the defaults) and
+// forgets all counted requests. The general limits stay as they are.
+func (s *Server) SetIndicatorRateLimits(limits ...RateLimit) {
+	l := &s.limiter
+	l.mu.Lock()
+	l.set(l.limits[:l.indicatorFrom], limits)
+	l.mu.Unlock()
+}
+
+// DefaultIndicatorRateLimits returns Defender's published per-tenant limits on the
+// indicators API: 100 calls a minute and 1,500 an hour, every method counted.
+func DefaultIndicatorRateLimits() []RateLimit {
+	return []RateLimit{{Requests: 100, Window: time.Minute}, {Requests: 1500, Window: time.Hour}}
 }
 
 // rateLimited answers x with 429 when one of the limits covering it is exhausted for
@@ -60,7 +92,7 @@ func (s *Server) rateLimited(x *exchange) bool {
 	l.mu.Lock()
 	var wait time.Duration
 	for i, lim := range l.limits {
-		if !lim.covers(x) {
+		if !l.covers(i, x) {
 			continue
 		}
 		times := l.seen[i][tenant]
@@ -75,8 +107,8 @@ func (s *Server) rateLimited(x *exchange) bool {
 		}
 	}
 	if wait == 0 {
-		for i, lim := range l.limits {
-			if lim.covers(x) {
+		for i := range l.limits {
+			if l.covers(i, x) {
 				l.seen[i][tenant] = append(l.seen[i][tenant], now)
 			}
 		}

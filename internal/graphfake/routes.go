@@ -33,8 +33,12 @@ func (s *Server) route(x *exchange) {
 }
 
 // handlersFor maps the methods served at path to their handlers, or returns nil.
+// Defender's /api/indicators sits at the root beside Graph's versions.
 func (s *Server) handlersFor(path string) map[string]handlerFunc {
 	seg := strings.Split(strings.Trim(path, "/"), "/")
+	if isIndicatorPath(path) {
+		return s.indicatorRoutes(seg[2:])
+	}
 	if len(seg) < 3 || !strings.EqualFold(seg[1], "security") {
 		return nil
 	}
@@ -79,6 +83,27 @@ func (s *Server) actionRoutes(rest []string) map[string]handlerFunc {
 		return map[string]handlerFunc{http.MethodPost: func(x *exchange) { s.cancelAction(x, id) }}
 	}
 	return nil
+}
+
+func (s *Server) indicatorRoutes(rest []string) map[string]handlerFunc {
+	switch {
+	case len(rest) == 0:
+		return map[string]handlerFunc{http.MethodGet: s.listIndicators, http.MethodPost: s.submitIndicator}
+	case len(rest) == 1 && rest[0] != "":
+		id := rest[0]
+		return map[string]handlerFunc{
+			http.MethodGet:    func(x *exchange) { s.getIndicator(x, id) },
+			http.MethodDelete: func(x *exchange) { s.deleteIndicator(x, id) },
+		}
+	}
+	return nil
+}
+
+// isIndicatorPath reports whether path is /api/indicators or below it (segments
+// matched case-insensitively).
+func isIndicatorPath(path string) bool {
+	seg := strings.SplitN(strings.Trim(path, "/"), "/", 3)
+	return len(seg) >= 2 && strings.EqualFold(seg[0], "api") && strings.EqualFold(seg[1], "indicators")
 }
 
 // isCancelSegment accepts the bound action by its short and its qualified name.

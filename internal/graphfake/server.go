@@ -1,6 +1,10 @@
 // Package graphfake emulates the parts of Microsoft Graph that graphsoar calls, as an
 // http.Handler mounted at the Graph root: v1.0 security incidents (list with $filter and
 // paging, get, PATCH, POST comments) and beta securityActions (create, list, get, cancel).
+// The same handler serves Defender for Endpoint's indicators API at /api/indicators
+// (submit or update, list active ones with $filter, $top and $skip, get, delete), with
+// Defender's per-tenant limits of 100 calls a minute, 1,500 an hour and 15,000 active
+// indicators on by default; point a Defender client's base URL at the emulator's root.
 //
 // It reproduces Graph's wire behaviour closely enough for the real msgraph-sdk-go client
 // to run against it: camelCase enums, Graph's JSON error body, request-id headers,
@@ -31,7 +35,8 @@ const (
 	maxBodyBytes = 4 << 20
 )
 
-// Options configures a Server. The zero value is a usable, strict, fault-free emulator.
+// Options configures a Server. The zero value is a usable, strict, fault-free emulator
+// that enforces Defender's limits on the indicators API (see IndicatorRateLimits).
 type Options struct {
 	// Open accepts requests without an Authorization header (tokens that are present
 	// are still read for their tenant).
@@ -64,6 +69,17 @@ type Options struct {
 	Seed uint64
 	// RateLimits are per-tenant request limits, checked on every request.
 	RateLimits []RateLimit
+	// IndicatorRateLimits are per-tenant limits on Defender's indicators API only
+	// (every request whose path is /api/indicators or below it, any case, any method),
+	// counted on top of RateLimits. Empty means DefaultIndicatorRateLimits: Defender's
+	// 100 calls a minute and 1,500 an hour. Set NoIndicatorRateLimits to have none.
+	IndicatorRateLimits []RateLimit
+	// NoIndicatorRateLimits switches the indicator limits off (for benchmarks and load
+	// tests); IndicatorRateLimits is then ignored.
+	NoIndicatorRateLimits bool
+	// MaxIndicators is how many active indicators a tenant may hold; submitting a new
+	// one beyond that is 400. Default MaxActiveIndicators (15,000), as Defender.
+	MaxIndicators int
 	// LogLimit keeps only the newest LogLimit requests in the request log; 0 keeps all.
 	LogLimit int
 }
@@ -80,14 +96,17 @@ type Server struct {
 	incidents   map[string]map[string]any
 	actions     []map[string]any
 	actionIndex map[string]int
+	indicators  indicatorStore
 	lastStamp   time.Time
+
+	maxIndicators int
 
 	ctl     controls
 	limiter limiter
 	log     requestLog
 }
 
-// New returns a Server configured by opts, with no incidents.
+// New returns a Server configured by opts, with no incidents, actions or indicators.
 func New(opts Options) *Server {
 	s := &Server{
 		now:         opts.Now,
@@ -95,6 +114,9 @@ func New(opts Options) *Server {
 		displayName: opts.DisplayName,
 		incidents:   map[string]map[string]any{},
 		actionIndex: map[string]int{},
+		indicators:  indicatorStore{tenants: map[string]*tenantIndicators{}},
+
+		maxIndicators: opts.MaxIndicators,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -110,7 +132,17 @@ func New(opts Options) *Server {
 	s.ctl.latency = opts.Latency
 	s.ctl.setThrottle(opts.ThrottleRate, opts.ThrottleRetryAfter)
 	s.ctl.setServerErrors(opts.ServerErrorRate, opts.ServerErrorRetryAfter, opts.ServerErrorStatuses)
-	s.limiter.set(opts.RateLimits)
+	if s.maxIndicators <= 0 {
+		s.maxIndicators = MaxActiveIndicators
+	}
+	indicatorLimits := opts.IndicatorRateLimits
+	switch {
+	case opts.NoIndicatorRateLimits:
+		indicatorLimits = nil
+	case len(indicatorLimits) == 0:
+		indicatorLimits = DefaultIndicatorRateLimits()
+	}
+	s.limiter.set(opts.RateLimits, indicatorLimits)
 	s.log.limit = opts.LogLimit
 	return s
 }
