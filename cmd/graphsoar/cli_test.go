@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/graphsoar/graphsoar/internal/fixtures"
+	"github.com/graphsoar/graphsoar/internal/graph"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/rules.schema.json")
@@ -84,6 +85,62 @@ func TestValidate(t *testing.T) {
 	}
 	if r := cli(t, nil, "", "validate", "--bogus"); r.code != 2 {
 		t.Errorf("unknown flag: exit %d", r.code)
+	}
+}
+
+func TestValidateWarnings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		files   map[string]string
+		code    int
+		out     string // standard output; {dir}/ stands for the rules directory
+		err     string // standard error
+		summary string // standard error's last line, without "{dir}: "
+	}{
+		{"warnings only", map[string]string{"a.yaml": `lists:
+  devices: [rt-01, rt-01]
+  spare: [x]
+rules:
+  - {id: catch-all, order: 1, when: 'true', stop: true}
+  - {id: vip, order: 2, when: '"rt-01" in lists.devices', actions: [{tag: vip}]}
+  - {id: old, order: 3, expires: 2020-01-01, when: 'true', actions: [{tag: old}]}
+  - {id: off, order: 4, enabled: false, when: 'true', actions: [{tag: off}]}
+`}, 0, "", `{dir}/a.yaml:2:20: warning: lists.devices: "rt-01" is listed twice (first at {dir}/a.yaml:2:13)
+{dir}/a.yaml:3:3: warning: list "spare" is not used: no rule's condition or template reads lists.spare
+{dir}/a.yaml:6:10: warning: rule "vip" can never run: rule "catch-all" at {dir}/a.yaml:5:10 comes first (order 1), matches every incident (when: true) on the change types vip runs on, and has stop: true
+{dir}/a.yaml:7:34: warning: rule "old" expired at 2020-01-01T00:00:00Z and is skipped
+`, "4 rules, 2 lists in 1 files: ok, 4 warnings"},
+		{"one warning", map[string]string{"a.yaml": "lists:\n  spare: [x]\nrules:\n  - {id: r, order: 1, when: 'true', actions: [{tag: x}]}\n"},
+			0, "", "{dir}/a.yaml:2:3: warning: list \"spare\" is not used: no rule's condition or template reads lists.spare\n", "1 rules, 1 lists in 1 files: ok, 1 warning"},
+		{"errors are not warnings", map[string]string{"a.yaml": `lists:
+  spare: [x]
+rules:
+  - {id: r, order: 1, when: 'true', actions: [{classify: {classification: falsePositive, determination: clean}}]}
+  - {id: s, order: 2, when: 'true', actions: [{block_file_hash: {hashes: "{{ fileHashes(incident) }}", mode: Blok, expires: 30d}}]}
+`}, 1, `{dir}/a.yaml:4:105: classify: determination: "clean" is the name on Microsoft's incident page; Graph calls it "notMalicious"
+{dir}/a.yaml:5:110: block_file_hash: mode: "Blok" is not one of BlockAndRemediate, Block, AlertAndBlock, Audit, Alert (did you mean "Block"?)
+{dir}/a.yaml:5:125: block_file_hash: expires: "30d" is not a duration such as 720h, an RFC 3339 time or a date such as 2027-01-01 (a duration has no d unit: write 720h for 30 days)
+`, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := writeFiles(t, tt.files)
+			expand := func(s string) string { return strings.ReplaceAll(s, "{dir}/", dir+string(filepath.Separator)) }
+			wantErr := expand(tt.err)
+			if tt.summary != "" {
+				wantErr += dir + ": " + tt.summary + "\n"
+			}
+			r := cli(t, nil, "", "validate", "--rules", dir)
+			if r.code != tt.code || r.out != expand(tt.out) || r.err != wantErr {
+				t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s\nwant exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.out, r.err, tt.code, expand(tt.out), wantErr)
+			}
+		})
+	}
+	r := cli(t, nil, "", "validate", "--rules", "../../rules")
+	if r.code != 0 || strings.Contains(r.err, "warning:") || !strings.HasSuffix(r.err, " files: ok\n") {
+		t.Errorf("starter rules: exit %d, stderr %q", r.code, r.err)
 	}
 }
 
@@ -326,4 +383,34 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestValidateWarnsAboutTheRetiredBackend: securityActions against
+// Microsoft's Graph is a warning naming the retirement date, by flag or by
+// variable; the default backend and an emulator URL are not.
+func TestValidateWarnsAboutTheRetiredBackend(t *testing.T) {
+	t.Parallel()
+	dir := writeFiles(t, map[string]string{"a.yaml": "rules:\n  - {id: r, order: 1, when: 'true', actions: [{tag: x}]}\n"})
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		warn bool
+	}{
+		{"default backend", nil, nil, false},
+		{"legacy by flag", nil, []string{"--block-with", "securityActions"}, true},
+		{"legacy by variable", map[string]string{"GRAPHSOAR_BLOCK_WITH": "securityActions"}, nil, true},
+		{"legacy against the emulator", nil, []string{"--block-with", "securityActions", "--graph-url", "http://127.0.0.1:8081"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := cli(t, tt.env, "", append([]string{"validate", "--rules", dir}, tt.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.err)
+			}
+			if got := strings.Contains(r.err, "removed from Graph on "+graph.SecurityActionsRetired); got != tt.warn {
+				t.Errorf("warning %v, want %v:\n%s", got, tt.warn, r.err)
+			}
+		})
+	}
 }

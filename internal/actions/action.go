@@ -28,9 +28,19 @@ type Param struct {
 	Enum []string
 	// NonEmpty rejects "" (or an empty list) even when the parameter is optional.
 	NonEmpty bool
-	// Item, when set, checks each value (each item of a list).
+	// NonEmptyRendered makes NonEmpty hold for a list rendered from a template
+	// too. Other lists may render empty (nothing to do); a list that narrows
+	// what an action reaches (device groups) must not, as empty it would
+	// widen the action to everything.
+	NonEmptyRendered bool
+	// Item, when set, checks each value (each item of a list). It runs before
+	// the Enum check, so that it can explain a value that Enum lacks.
 	Item func(string) error
-	Doc  string
+	// Pattern, when set, is a regular expression (ECMA 262, for the JSON
+	// Schema) that a literal value matches: it lets editors flag a mistake.
+	// Item is what graphsoar checks.
+	Pattern string
+	Doc     string
 }
 
 // Spec describes an action: its rule-file name, its parameters and the
@@ -41,7 +51,24 @@ type Spec struct {
 	Params    []Param
 	Shorthand string
 	Example   string
+	// Combined, when set, checks the parameters together once each one is
+	// valid on its own (a classification with its determination), and names
+	// the parameter at fault.
+	Combined func(Params) *ParamError
 }
+
+// ParamError is a problem with one parameter in the light of the others.
+// Err's message names the parameter.
+type ParamError struct {
+	Param string
+	Err   error
+}
+
+// Error returns Err's message.
+func (e *ParamError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *ParamError) Unwrap() error { return e.Err }
 
 // Param returns the parameter called name.
 func (s Spec) Param(name string) (Param, bool) {
@@ -95,7 +122,7 @@ func (p Param) checkValue(v any, rendered bool) error {
 		if !ok {
 			return fmt.Errorf("%s: want a list of strings, got %T", p.Name, v)
 		}
-		if len(l) == 0 && !rendered && (p.NonEmpty || p.Required) {
+		if len(l) == 0 && (!rendered || p.NonEmptyRendered) && (p.NonEmpty || p.Required) {
 			return fmt.Errorf("%s: empty list", p.Name)
 		}
 		for _, s := range l {
@@ -111,23 +138,26 @@ func (p Param) checkItem(s string) error {
 	if s == "" && (p.NonEmpty || (p.Required && p.Kind == String && p.Enum != nil)) {
 		return fmt.Errorf("%s: empty", p.Name)
 	}
-	if p.Enum != nil && !slices.Contains(p.Enum, s) {
-		return fmt.Errorf("%s: %q is not one of %s%s", p.Name, s, strings.Join(p.Enum, ", "), suggest(s, p.Enum))
-	}
 	if p.Item != nil {
 		if err := p.Item(s); err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
 	}
+	if p.Enum != nil && !slices.Contains(p.Enum, s) {
+		return fmt.Errorf("%s: %q is not one of %s%s", p.Name, s, strings.Join(p.Enum, ", "), suggest(s, p.Enum))
+	}
 	return nil
 }
 
 // Check checks a whole set of parameters as a rule file states them: every
-// required one present, no unknown one, every value valid.
+// required one present, no unknown one, every value valid, and then the
+// values together (Combined). A problem found by Combined is a *ParamError
+// naming the parameter at fault.
 func (s Spec) Check(params Params) error { return s.check(params, false) }
 
 // CheckRendered checks parameters rendered from templates for one event. It is
-// Check, except that a list may be empty: a template that found nothing
+// Check, except that a list may be empty unless its Param says
+// NonEmptyRendered: a template that found nothing
 // ({{ filter(fileHashes(incident), ...) }}) leaves the action nothing to do,
 // which is not an error.
 func (s Spec) CheckRendered(params Params) error { return s.check(params, true) }
@@ -148,6 +178,11 @@ func (s Spec) check(params Params, rendered bool) error {
 	for name := range params {
 		if _, ok := s.Param(name); !ok {
 			return fmt.Errorf("%s: unknown parameter of %s", name, s.Name)
+		}
+	}
+	if s.Combined != nil {
+		if err := s.Combined(params); err != nil {
+			return err
 		}
 	}
 	return nil

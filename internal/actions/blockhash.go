@@ -1,25 +1,44 @@
 package actions
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// BlockFileHash blocks file hashes through Graph security actions: one action
-// per distinct hash, once per tenant.
+// BlockFileHash blocks file hashes across Defender: one indicator per distinct
+// hash, once per tenant. The worker writes it with Defender for Endpoint's
+// indicators API by default, or with the legacy beta securityActions.
 type BlockFileHash struct{}
+
+// The defaults of block_file_hash's mode and severity.
+const (
+	DefaultIndicatorMode     = "BlockAndRemediate"
+	DefaultIndicatorSeverity = "High"
+)
 
 // Spec implements Action.
 func (BlockFileHash) Spec() Spec {
 	return Spec{
 		Name: "block_file_hash",
-		Doc:  "Block file hashes tenant-wide (POST /beta/security/securityActions, one per distinct hash, once per tenant).",
+		Doc: "Block file hashes across Defender with one indicator per distinct hash, once per tenant: " +
+			"POST {defender}/api/indicators (Defender for Endpoint's indicators API, the default backend), " +
+			"or POST /beta/security/securityActions (the legacy backend, retired by Microsoft).",
 		Params: []Param{
 			{Name: "hashes", Kind: StringList, Required: true, Item: checkHash,
 				Doc: "SHA-256, SHA-1 or MD5 hex hashes; a list or a template such as {{ fileHashes(incident) }}"},
-			{Name: "reason", Kind: String, NonEmpty: true, Doc: "the action reason; default names the rule"},
+			{Name: "reason", Kind: String, NonEmpty: true, Doc: "the indicator's description; default names the rule and the incident"},
+			{Name: "mode", Kind: String, NonEmpty: true, Enum: IndicatorModes(),
+				Doc: "the indicator action: BlockAndRemediate (default), Block, AlertAndBlock, Audit or Alert"},
+			{Name: "severity", Kind: String, NonEmpty: true, Enum: IndicatorSeverities(),
+				Doc: "the indicator severity: Informational, Low, Medium or High (default)"},
+			{Name: "expires", Kind: String, NonEmpty: true, Item: checkExpires, Pattern: expiresPattern,
+				Doc: "when the indicator expires: a duration from the block (720h; 1m to 10 years), an RFC 3339 time or a date (2027-01-01); default never"},
+			{Name: "rbacGroupNames", Kind: StringList, NonEmpty: true, NonEmptyRendered: true, Item: checkGroupName,
+				Doc: "device group names the indicator applies to; default every device"},
 		},
-		Example: "block_file_hash: { hashes: \"{{ fileHashes(incident) }}\", reason: Known ransomware }",
+		Example: "block_file_hash: { hashes: \"{{ fileHashes(incident) }}\", reason: Known ransomware, mode: BlockAndRemediate, expires: 720h }",
 	}
 }
 
@@ -38,12 +57,23 @@ func checkHash(s string) error {
 	return nil
 }
 
-// Effects implements Effector: one block per distinct hash (lower-cased).
+// checkGroupName rejects a padded device group name ("" is NonEmpty's).
+func checkGroupName(s string) error {
+	if strings.TrimSpace(s) != s {
+		return fmt.Errorf("device group name %q has leading or trailing spaces", s)
+	}
+	return nil
+}
+
+// Effects implements Effector: one block per distinct hash (lower-cased),
+// with mode and severity at their defaults when not given.
 func (BlockFileHash) Effects(t Target, rule string, p Params) []Effect {
 	reason := p.String("reason")
 	if reason == "" {
 		reason = "Blocked by graphsoar rule " + rule + " (incident " + t.IncidentID + ")"
 	}
+	mode := cmp.Or(p.String("mode"), DefaultIndicatorMode)
+	severity := cmp.Or(p.String("severity"), DefaultIndicatorSeverity)
 	seen := map[string]bool{}
 	var out []Effect
 	for _, h := range p.List("hashes") {
@@ -53,11 +83,15 @@ func (BlockFileHash) Effects(t Target, rule string, p Params) []Effect {
 		}
 		seen[h] = true
 		out = append(out, Effect{
-			Action: "block_file_hash",
-			Rule:   rule,
-			Key:    blockKey(t, h),
-			Hash:   h,
-			Reason: reason,
+			Action:         "block_file_hash",
+			Rule:           rule,
+			Key:            blockKey(t, h),
+			Hash:           h,
+			Reason:         reason,
+			Mode:           mode,
+			Severity:       severity,
+			Expires:        p.String("expires"),
+			RBACGroupNames: slices.Clone(p.List("rbacGroupNames")),
 		})
 	}
 	return out

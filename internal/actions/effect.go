@@ -20,7 +20,20 @@ type Effect struct {
 	Key     string
 	Comment string // comment: the text
 	Hash    string // block_file_hash: the lower-case hash
-	Reason  string // block_file_hash: the action reason
+	Reason  string // block_file_hash: the action reason (the indicator's description)
+	// Mode is block_file_hash's indicator action: BlockAndRemediate (the
+	// default, filled in), Block, AlertAndBlock, Audit or Alert.
+	Mode string
+	// Severity is block_file_hash's indicator severity: Informational, Low,
+	// Medium or High (the default, filled in).
+	Severity string
+	// Expires is block_file_hash's expires as the rule said it (a duration
+	// such as 720h, an RFC 3339 time or a date), or "" for never; see
+	// ExpirationTime.
+	Expires string
+	// RBACGroupNames limits block_file_hash's indicator to these device
+	// groups; nil for every device.
+	RBACGroupNames []string
 }
 
 // commentKey: the same text from the same rule, once per incident.

@@ -14,11 +14,20 @@ import (
 )
 
 // compiler compiles the expressions of one load against its lists, and
-// collects the incident properties the rules read through previous.
+// collects the incident properties the rules read through previous and the
+// lists they read.
 type compiler struct {
-	lists  Lists
-	fields map[string]int
-	prev   previousUse
+	lists     Lists
+	fields    map[string]int
+	prev      previousUse
+	listsRead listUse
+}
+
+// listUse is what the expressions read of lists: named lists, or all of
+// them when lists is used otherwise than lists.NAME (lists[name], len(lists)).
+type listUse struct {
+	names map[string]bool
+	all   bool
 }
 
 // previousUse is what the rules read of previous: named properties, or the
@@ -38,7 +47,7 @@ type exprError struct {
 // compile compiles one expression (a condition when asBool). Problems are
 // returned with rune offsets into src.
 func (c *compiler) compile(src string, asBool bool) (*vm.Program, []exprError) {
-	chk := &nameCheck{lists: c.lists, fields: c.fields, prev: &c.prev}
+	chk := &nameCheck{lists: c.lists, fields: c.fields, prev: &c.prev, listsRead: &c.listsRead}
 	opts := []expr.Option{expr.Patch(chk)}
 	if asBool {
 		opts = append(opts, expr.AsBool())
@@ -101,6 +110,9 @@ type nameCheck struct {
 	// uses of the identifier previous, and those that are property reads or
 	// nil tests
 	prevUses, prevCovered int
+	listsRead             *listUse
+	// uses of the identifier lists, and those that are lists.NAME
+	listUses, listCovered int
 }
 
 func (c *nameCheck) notePrevious(field string) {
@@ -110,18 +122,32 @@ func (c *nameCheck) notePrevious(field string) {
 	c.prev.fields[field] = true
 }
 
-// finish decides, after the walk, whether previous is used whole.
+// finish decides, after the walk, whether previous is used whole and
+// whether every list may be read.
 func (c *nameCheck) finish() {
 	if c.prevUses > c.prevCovered {
 		c.prev.whole = true
 	}
+	if c.listUses > c.listCovered {
+		c.listsRead.all = true
+	}
+}
+
+func (c *nameCheck) noteList(name string) {
+	if c.listsRead.names == nil {
+		c.listsRead.names = map[string]bool{}
+	}
+	c.listsRead.names[name] = true
 }
 
 func (c *nameCheck) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if n.Value == "previous" {
+		switch n.Value {
+		case "previous":
 			c.prevUses++
+		case "lists":
+			c.listUses++
 		}
 	case *ast.BinaryNode:
 		c.checkEnumCompare(n)
@@ -149,6 +175,8 @@ func (c *nameCheck) Visit(node *ast.Node) {
 			return
 		}
 		if s, ok := n.Property.(*ast.StringNode); ok {
+			c.listCovered++
+			c.noteList(s.Value)
 			if _, ok := c.lists[s.Value]; !ok {
 				c.errs = append(c.errs, exprError{off: n.Property.Location().From,
 					msg: fmt.Sprintf("unknown list %q%s", s.Value, didYouMean(s.Value, keys(c.lists)))})

@@ -43,7 +43,10 @@ func (e *LoadError) Error() string {
 }
 
 func (e *LoadError) sort() {
-	slices.SortStableFunc(e.Errors, func(a, b Error) int {
-		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
-	})
+	slices.SortStableFunc(e.Errors, func(a, b Error) int { return comparePos(a.Pos, b.Pos) })
+}
+
+// comparePos orders positions by file, line and column.
+func comparePos(a, b Pos) int {
+	return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 }

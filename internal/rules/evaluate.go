@@ -48,7 +48,7 @@ func (rs *RuleSet) Evaluate(in Input) *Plan {
 	}
 	visit := func(i int) bool {
 		r := rs.rules[i]
-		if !r.Enabled || (!r.Expires.IsZero() && now.After(r.Expires)) {
+		if !r.Enabled || r.expired(now) {
 			return true
 		}
 		if (ev.Type == incident.Created && !r.onCreated) || (ev.Type == incident.Updated && !r.onUpdated) {

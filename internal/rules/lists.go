@@ -3,10 +3,12 @@ package rules
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io/fs"
 	"path"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -38,7 +40,7 @@ func (l *loader) parseLists(src *source, n *yaml.Node) {
 			continue
 		}
 		l.listAt[name] = src.at(key)
-		var values []string
+		var values []listValue
 		switch val.Kind {
 		case yaml.SequenceNode:
 			for _, it := range val.Content {
@@ -46,7 +48,7 @@ func (l *loader) parseLists(src *source, n *yaml.Node) {
 					l.errorAt(src.at(it), "lists.%s: items must be strings", name)
 					continue
 				}
-				values = append(values, it.Value)
+				values = append(values, listValue{text: it.Value, pos: src.at(it)})
 			}
 		case yaml.MappingNode:
 			values = l.listFile(src, name, val)
@@ -54,12 +56,35 @@ func (l *loader) parseLists(src *source, n *yaml.Node) {
 			l.errorAt(src.at(val), "lists.%s: want a list of values or {file: PATH}", name)
 			continue
 		}
-		set := make(Set, len(values))
-		for _, v := range values {
-			set[normalizeListValue(v)] = struct{}{}
-		}
-		l.lists[name] = set
+		l.lists[name] = l.listSet(name, values)
 	}
+}
+
+// listValue is one value of a list as written, and where.
+type listValue struct {
+	text string
+	pos  Pos
+}
+
+// listSet builds a list's set, noting a warning for each value that repeats
+// an earlier one once normalised.
+func (l *loader) listSet(name string, values []listValue) Set {
+	set := make(Set, len(values))
+	first := make(map[string]Pos, len(values))
+	for _, v := range values {
+		norm := normalizeListValue(v.text)
+		if at, dup := first[norm]; dup {
+			why := ""
+			if norm != strings.TrimSpace(v.text) {
+				why = " (hashes are compared in lower case)"
+			}
+			l.warns = append(l.warns, Warning{Pos: v.pos, Msg: fmt.Sprintf("lists.%s: %q is listed twice (first at %s)%s", name, norm, at, why)})
+			continue
+		}
+		first[norm] = v.pos
+		set[norm] = struct{}{}
+	}
+	return set
 }
 
 // normalizeListValue lower-cases hex hashes (MD5, SHA-1, SHA-256), which
@@ -72,7 +97,7 @@ func normalizeListValue(v string) string {
 	return v
 }
 
-func (l *loader) listFile(src *source, name string, m *yaml.Node) []string {
+func (l *loader) listFile(src *source, name string, m *yaml.Node) []listValue {
 	var fileNode *yaml.Node
 	l.eachKey(src, m, []string{"file"}, func(key, val *yaml.Node) { fileNode = val })
 	if fileNode == nil {
@@ -96,20 +121,21 @@ func (l *loader) listFile(src *source, name string, m *yaml.Node) []string {
 		l.errorAt(src.at(fileNode), "lists.%s: %v", name, err)
 		return nil
 	}
-	values, err := parseListFile(data)
+	values, err := parseListFile(data, l.name(p))
 	if err != nil {
 		l.errorAt(src.at(fileNode), "lists.%s: %s: %v", name, p, err)
 	}
 	return values
 }
 
-// parseListFile reads one value a line; blank lines and # comments (a whole
-// line, or after a space) are skipped.
-func parseListFile(data []byte) ([]string, error) {
-	var out []string
+// parseListFile reads one value a line, each with its position in the file
+// named file; blank lines and # comments (a whole line, or after a space) are
+// skipped.
+func parseListFile(data []byte, file string) ([]listValue, error) {
+	var out []listValue
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		if i := strings.Index(line, " #"); i >= 0 {
 			line = line[:i]
@@ -117,11 +143,12 @@ func parseListFile(data []byte) ([]string, error) {
 		if i := strings.Index(line, "\t#"); i >= 0 {
 			line = line[:i]
 		}
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+		value := strings.TrimSpace(line)
+		if value == "" || strings.HasPrefix(value, "#") {
 			continue
 		}
-		out = append(out, line)
+		col := utf8.RuneCountInString(line[:len(line)-len(strings.TrimLeft(line, " \t"))]) + 1
+		out = append(out, listValue{text: value, pos: Pos{File: file, Line: n, Col: col}})
 	}
 	return out, sc.Err()
 }

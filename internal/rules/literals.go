@@ -7,12 +7,15 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 
+	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/incident"
 )
 
 // The literal checks of nameCheck: a string compared with an enumeration
 // property, an evidence type and a changed() argument are known at load, so
-// a misspelt one is a load error instead of a rule that never matches.
+// a misspelt one is a load error instead of a rule that never matches. A
+// determination named as Microsoft's incident page names it (clean) is
+// pointed to Graph's name (notMalicious).
 
 // checkEnumCompare checks the string literals compared with an enumeration
 // (incident.status == "activ", event.type in ["create"]).
@@ -38,6 +41,12 @@ func (c *nameCheck) checkEnumLiteral(prop, lit ast.Node) {
 	name, values := enumOf(prop)
 	if values == nil || slices.Contains(values, s.Value) {
 		return
+	}
+	if strings.HasSuffix(name, ".determination") {
+		if err := actions.CheckDeterminationAlias(s.Value); err != nil {
+			c.errs = append(c.errs, exprError{off: lit.Location().From, msg: name + ": " + err.Error()})
+			return
+		}
 	}
 	msg := fmt.Sprintf("%q is never a value of %s%s", s.Value, name, didYouMean(s.Value, values))
 	if !strings.Contains(msg, "did you mean") {

@@ -117,6 +117,7 @@ type loader struct {
 	listAt  map[string]Pos
 	raws    []*rawRule
 	errs    []Error
+	warns   []Warning // found while loading; kept only when it succeeds
 }
 
 // name turns a path in fsys into the name messages show.
@@ -193,5 +194,6 @@ func (l *loader) finish() (*RuleSet, error) {
 		rs.project = incident.Projector(rs.prevFields, rs.prev.whole)
 	}
 	rs.index = buildIndex(rs.rules, rs.lists)
+	rs.warnings = append(l.warns, unusedLists(l.listAt, c.listsRead)...)
 	return rs, nil
 }

@@ -26,6 +26,7 @@ type rawRule struct {
 	orderNode   *yaml.Node
 	enabled     bool
 	expires     time.Time
+	expiresNode *yaml.Node
 	when        string
 	whenNode    *yaml.Node
 	actions     []rawAction
@@ -135,7 +136,7 @@ func (l *loader) parseRule(src *source, n *yaml.Node) {
 		case "stop":
 			r.stop = l.boolean(src, val, "stop")
 		case "expires":
-			r.expires = l.timestamp(src, val)
+			r.expires, r.expiresNode = l.timestamp(src, val), val
 		case "when":
 			if val.Kind != yaml.ScalarNode || isNull(val) {
 				l.errorAt(src.at(val), "when: want an expression")

@@ -1,9 +1,10 @@
 package rules
 
 import (
-	"github.com/expr-lang/expr/vm"
+	"errors"
 	"strings"
 
+	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
@@ -22,6 +23,8 @@ func (l *loader) compileRule(c *compiler, raw *rawRule) *Rule {
 		When:        raw.when,
 		Stop:        raw.stop,
 		Pos:         raw.src.at(raw.node),
+		idPos:       raw.src.at(raw.idNode),
+		expiresPos:  raw.src.at(raw.expiresNode),
 		onCreated:   raw.onCreated,
 		onUpdated:   raw.onUpdated,
 		info:        &RuleInfo{ID: raw.id, Description: raw.description},
@@ -93,7 +96,12 @@ func (l *loader) compileAction(c *compiler, src *source, ra rawAction) *ruleActi
 			err = spec.Check(params)
 		}
 		if err != nil {
-			l.errorAt(src.at(ra.value), "%s: %v", spec.Name, err)
+			at := src.at(ra.value)
+			var pe *actions.ParamError
+			if errors.As(err, &pe) && values[pe.Param] != nil {
+				at = src.at(values[pe.Param]) // the parameter at fault among valid ones
+			}
+			l.errorAt(at, "%s: %v", spec.Name, err)
 			return nil
 		}
 		a.static = params
@@ -117,6 +125,14 @@ func (l *loader) compileParam(c *compiler, src *source, spec actions.Spec, p act
 		}
 		l.errorAt(src.at(n), "%s: %s: want %s", spec.Name, p.Name, want)
 		return nil
+	}
+	if rp.seq && len(nodes) == 0 {
+		// A literal empty list: checked here, at its own position, even when
+		// other parameters of the action are templates.
+		if err := p.CheckValue([]string{}); err != nil {
+			l.errorAt(src.at(n), "%s: %v", spec.Name, err)
+			return nil
+		}
 	}
 	ok := true
 	for _, item := range nodes {

@@ -20,6 +20,7 @@ import (
 type RuleSet struct {
 	rules      []*Rule // by Order
 	lists      Lists
+	warnings   []Warning // those that do not depend on the time
 	files      []string
 	registry   *actions.Registry
 	fields     map[string]int
@@ -58,6 +59,8 @@ type Rule struct {
 	When        string
 	Stop        bool
 	Pos         Pos // of the rule in its file
+	idPos       Pos // of its id's value
+	expiresPos  Pos // of its expires value
 	onCreated   bool
 	onUpdated   bool
 	info        *RuleInfo

@@ -106,6 +106,9 @@ func paramSchema(p actions.Param) map[string]any {
 		item = map[string]any{"anyOf": []any{map[string]any{"enum": enum}, map[string]any{"type": "string", "pattern": "\\{\\{.*\\}\\}"}}}
 	} else {
 		item = map[string]any{"type": "string"}
+		if p.Pattern != "" {
+			item["pattern"] = p.Pattern
+		}
 	}
 	item["description"] = p.Doc
 	if p.Kind == actions.StringList {

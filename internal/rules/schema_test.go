@@ -73,6 +73,17 @@ func TestSchemaAcceptsValidRuleFiles(t *testing.T) {
 	if err := s.Validate(asJSON(t, []byte(trickyRules))); err != nil {
 		t.Errorf("tricky rules: %v", err)
 	}
+	for _, doc := range []string{
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: x, mode: Audit, severity: Low, expires: 720h, rbacGroupNames: [Finance]}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], expires: 2027-01-01, rbacGroupNames: Finance}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], expires: '2027-01-01T00:00:00+01:00'}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], expires: '1h30m', mode: '{{ \"Block\" }}'}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], expires: '{{ 30 * 24 }}h'}}]}]",
+	} {
+		if err := s.Validate(asJSON(t, []byte(doc))); err != nil {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
 }
 
 func TestSchemaRejectsMistakes(t *testing.T) {
@@ -89,6 +100,13 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 		"rules: [{id: r, order: 1, when: 'true', actions: [{set_status: closed}]}]",
 		"rules: [{id: r, order: 1, when: 'true', actions: [{tag: {tags: [a], extra: 1}}]}]",
 		"lists: {bad-name: [a]}",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], mode: Blok}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], severity: high}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], expires: 30d}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], expires: next month}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], rbacGroupNames: [1]}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{block_file_hash: {hashes: [x], scope: all}}]}]",
+		"rules: [{id: r, order: 1, when: 'true', actions: [{classify: {classification: truePositive, determination: compromisedUser}}]}]",
 	} {
 		if err := s.Validate(asJSON(t, []byte(doc))); err == nil {
 			t.Errorf("schema accepted %s", doc)
