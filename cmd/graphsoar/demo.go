@@ -148,6 +148,7 @@ func runDemo(ctx context.Context, o demoOptions, s stdio) error {
 	defer func() { _ = sub.Unsubscribe() }()
 	rep.audits = audits
 	rep.reg = source.Current().Registry()
+	rep.blockWith = sv.graph.BlockWith()
 
 	w, err := worker.New(worker.Options{
 		JS: sv.js, Topology: topo, Buckets: buckets, Rules: source, Graph: sv.graph, Log: log, Metrics: sv.metrics,
@@ -200,6 +201,7 @@ func demoConfig(dir, graphURL, listen string) config.Config {
 	cfg := config.Default()
 	cfg.NATS.DataDir = dir
 	cfg.Graph = graph.Config{Root: graphURL, Default: &graph.Credential{Auth: graph.AuthNone}}
+	cfg.Defender = graph.Defender{URL: graphURL} // the emulator serves the indicators API too
 	cfg.Listen = listen
 	return cfg
 }

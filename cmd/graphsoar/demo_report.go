@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/fixtures"
+	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
 	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/worker"
@@ -22,14 +25,15 @@ import (
 // rules that matched, each Graph write with its result (from the audit
 // subject), and the final state of the incidents in the emulator.
 type demoReporter struct {
-	out     io.Writer
-	fake    *graphfake.Server
-	nc      *nats.Conn // the worker's connection: Flush makes its audit publishes arrive
-	audits  <-chan *nats.Msg
-	settled chan worker.Settlement
-	reg     *actions.Registry // tells PATCH actions from the others
-	byEvent map[string][]worker.AuditEvent
-	dead    int
+	out       io.Writer
+	fake      *graphfake.Server
+	nc        *nats.Conn // the worker's connection: Flush makes its audit publishes arrive
+	audits    <-chan *nats.Msg
+	settled   chan worker.Settlement
+	reg       *actions.Registry // tells PATCH actions from the others
+	blockWith graph.BlockBackend
+	byEvent   map[string][]worker.AuditEvent
+	dead      int
 }
 
 func newDemoReporter(out io.Writer, fake *graphfake.Server, nc *nats.Conn) *demoReporter {
@@ -235,8 +239,10 @@ func (r *demoReporter) printAudits(recs []worker.AuditEvent) {
 // field change of an event goes in one PATCH.
 func (r *demoReporter) request(action string, params actions.Params) string {
 	switch {
-	case action == "block_file_hash":
+	case action == "block_file_hash" && r.blockWith == graph.BlockSecurityActions:
 		return "POST securityActions"
+	case action == "block_file_hash":
+		return "POST indicators"
 	case action == "comment":
 		return "POST comments"
 	case r.reg != nil && r.reg.Desire(actions.Planned{Type: action, Params: params}) != nil:
@@ -329,18 +335,24 @@ func (r *demoReporter) finalState() {
 			r.printf("  comment %q\n", c["comment"])
 		}
 	}
-	acts := r.fake.SecurityActions()
-	r.printf("security actions: %d\n", len(acts))
-	for _, a := range acts {
-		var params []string
-		if list, ok := a["parameters"].([]any); ok {
-			for _, p := range list {
-				if m, ok := p.(map[string]any); ok {
-					params = append(params, fmt.Sprintf("%v=%v", m["name"], m["value"]))
-				}
-			}
+	tenants := map[string]bool{}
+	for _, inc := range incs {
+		tenants[str(inc["tenantId"])] = true
+	}
+	var inds []map[string]any
+	for _, t := range slices.Sorted(maps.Keys(tenants)) {
+		inds = append(inds, r.fake.Indicators(t)...)
+	}
+	r.printf("Defender indicators: %d\n", len(inds))
+	for _, ind := range inds {
+		r.printf("  %s %s  action %s  severity %s  title %q  description %q\n", ind["indicatorType"], ind["indicatorValue"],
+			ind["action"], ind["severity"], ind["title"], ind["description"])
+	}
+	if acts := r.fake.SecurityActions(); len(acts) > 0 {
+		r.printf("legacy security actions: %d\n", len(acts))
+		for _, a := range acts {
+			r.printf("  %s  status %s  reason %q\n", a["name"], a["status"], a["actionReason"])
 		}
-		r.printf("  %s %s  status %s  reason %q\n", a["name"], strings.Join(params, " "), a["status"], a["actionReason"])
 	}
 	var patches, comments, blocks, reads int
 	for _, q := range r.fake.Requests() {
@@ -349,13 +361,13 @@ func (r *demoReporter) finalState() {
 			patches++
 		case q.Method == "POST" && strings.HasSuffix(q.Path, "/comments"):
 			comments++
-		case q.Method == "POST" && strings.Contains(q.Path, "securityActions"):
+		case q.Method == "POST" && (strings.Contains(q.Path, "securityActions") || strings.HasPrefix(q.Path, "/api/indicators")):
 			blocks++
 		case q.Method == "GET":
 			reads++
 		}
 	}
-	r.printf("Graph received %d PATCH, %d comment POST, %d security action POST and %d GET request(s).\n",
+	r.printf("Graph and Defender received %d PATCH, %d comment POST, %d indicator POST and %d GET request(s).\n",
 		patches, comments, blocks, reads)
 	r.printf("\nResults: applied = written to Graph; unchanged = the incident already had it, nothing sent;\n" +
 		"duplicate = written for an earlier event (idempotency record), not sent again.\n")

@@ -37,7 +37,7 @@ func TestDemo(t *testing.T) {
 		"rule block-known-ransomware",
 		"applied    classify         classification=truePositive determination=malware  (PATCH incident 200",
 		"applied    block_file_hash  hash="+hash,
-		"(POST securityActions 201",
+		"(POST indicators 200",
 		"rule escalate-ransomware",
 		"=> done in",
 		"event b6f7c0de-0002  created  incident 4212",
@@ -68,9 +68,9 @@ func TestDemo(t *testing.T) {
 		"classification informationalExpectedActivity, determination securityTesting",
 		"incident 4213",
 		"tags vip, phishing",
-		"security actions: 1",
-		"BlockFile fileHash="+hash,
-		"Graph received 3 PATCH, 4 comment POST, 1 security action POST",
+		"Defender indicators: 1",
+		"FileSha256 "+hash+"  action BlockAndRemediate  severity High  title \"graphsoar: block-known-ransomware\"",
+		"Graph and Defender received 3 PATCH, 4 comment POST, 1 indicator POST",
 	)
 	if strings.Contains(r.out, "dead-lettered") || strings.Contains(r.err, "level=ERROR") {
 		t.Errorf("the demo had failures:\n%s\n%s", r.out, r.err)

@@ -25,6 +25,8 @@ type commonFlags struct {
 	partitions  int
 	noCreate    bool
 	graphURL    string
+	defenderURL string
+	blockWith   string
 	auth        string
 	clientID    string
 	secretFile  string
@@ -47,6 +49,8 @@ func (f *commonFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions that spread incidents over replicas (fixed for the stream's life)")
 	fs.BoolVar(&f.noCreate, "no-create", false, "do not create or update the stream, consumers and buckets; require them")
 	fs.StringVar(&f.graphURL, "graph-url", graph.DefaultRoot, "Microsoft Graph root (v1.0 and beta are appended); point it at the emulator")
+	fs.StringVar(&f.defenderURL, "defender-url", graph.DefaultDefenderURL, "Defender for Endpoint API root (indicators: {url}/api/indicators); a geo host, or the emulator")
+	fs.StringVar(&f.blockWith, "block-with", string(graph.BlockIndicators), "block_file_hash backend: indicators (Defender) or securityActions (legacy Graph beta, retired "+graph.SecurityActionsRetired+")")
 	fs.StringVar(&f.auth, "auth", "default", "Graph credential of tenants not in the config file: none, secret, certificate, workload, managed, default")
 	fs.StringVar(&f.clientID, "client-id", "", "app registration (client) id for secret and certificate auth")
 	fs.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client secret (or set GRAPHSOAR_CLIENT_SECRET)")
@@ -81,6 +85,8 @@ func (f *commonFlags) load(cmd *cobra.Command, getenv func(string) string) (conf
 	set("partitions", func() { cfg.NATS.Partitions = f.partitions })
 	set("no-create", func() { cfg.NATS.Create = !f.noCreate })
 	set("graph-url", func() { cfg.Graph.Root = f.graphURL })
+	set("defender-url", func() { cfg.Defender.URL = f.defenderURL })
+	set("block-with", func() { cfg.Defender.BlockWith = graph.BlockBackend(f.blockWith) })
 	set("tenant", func() { cfg.Poll.Tenants = f.tenants })
 	set("listen", func() { cfg.Listen = f.listen })
 	set("log-level", func() { cfg.Log.Level = f.logLevel })

@@ -99,11 +99,11 @@ func TestRunWithPollerSettles(t *testing.T) {
 	url := natsServer(t)
 	fake, root := seededEmulator(t, "ransomware-created.json", "redteam-created.json", "phishing-created.json")
 	stop, _, logs := runInBackground(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text", "GRAPHSOAR_TENANT": fixtureTenant},
-		"run", "--poll", "--rules", "../../rules", "--nats-url", url, "--graph-url", root, "--auth", "none",
+		"run", "--poll", "--rules", "../../rules", "--nats-url", url, "--graph-url", root, "--defender-url", root, "--auth", "none",
 		"--config", writeFiles(t, map[string]string{"c.yaml": "poll:\n  interval: 1s\n  since: 2026-11-01T00:00:00Z\n"})+"/c.yaml")
 	waitUntil(t, 30*time.Second, "the writes", func() bool {
 		inc, _ := fake.Incident("4212")
-		return inc["status"] == "resolved" && len(fake.SecurityActions()) == 1 && len(fake.Comments("4213")) == 2
+		return inc["status"] == "resolved" && len(fake.Indicators(fixtureTenant)) == 1 && len(fake.Comments("4213")) == 2
 	})
 	writes := func() int { return len(fake.RequestsFor("PATCH", "")) + len(fake.RequestsFor("POST", "")) }
 	// Several poll passes later, the update events of our own writes have
@@ -121,12 +121,12 @@ func TestRunWithPollerSettles(t *testing.T) {
 		t.Errorf("%d events: the updates of our own writes were not produced", n)
 	}
 	// One PATCH per incident; comments: 4211 one, 4212 one, 4213 two; one
-	// security action.
+	// Defender indicator.
 	if n := len(fake.RequestsFor("PATCH", "")); n != 3 {
 		t.Errorf("%d PATCH requests, want one per incident", n)
 	}
-	if c, a := len(fake.RequestsFor("POST", "/v1.0/")), len(fake.RequestsFor("POST", "/beta/")); c != 4 || a != 1 {
-		t.Errorf("%d comments and %d security actions, want 4 and 1", c, a)
+	if c, a := len(fake.RequestsFor("POST", "/v1.0/")), len(fake.RequestsFor("POST", "/api/indicators")); c != 4 || a != 1 {
+		t.Errorf("%d comments and %d indicators, want 4 and 1", c, a)
 	}
 	if err := stop(); err != nil {
 		t.Errorf("stop: %v", err)

@@ -149,7 +149,7 @@ func (sv *services) close() {
 // graphClient builds the Graph client, reporting requests to the metrics.
 func graphClient(cfg config.Config, sv *services) (*graph.Client, error) {
 	m := sv.metrics
-	return graph.New(cfg.Graph, graph.WithLogger(sv.log), graph.WithObserver(func(e graph.RequestEvent) {
+	return graph.New(cfg.GraphConfig(), graph.WithLogger(sv.log), graph.WithObserver(func(e graph.RequestEvent) {
 		m.GraphRequests.WithLabelValues(e.Op, strconv.Itoa(e.Status)).Inc()
 		m.GraphLatency.WithLabelValues(e.Op).Observe(e.Duration.Seconds())
 		if e.Attempt > 1 {
@@ -165,6 +165,9 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 	}
 	sv := &services{log: log, metrics: telemetry.NewMetrics()}
 	defer sv.close()
+	if w := cfg.GraphConfig().LegacyWarning(); w != "" {
+		log.Warn(w)
+	}
 	reloader, err := worker.NewReloader(cfg.Rules, actions.Builtin(), log, sv.metrics)
 	if err != nil {
 		var le *rules.LoadError

@@ -78,7 +78,7 @@ func TestRunWithEmbeddedNATS(t *testing.T) {
 	defer hs.Close()
 	natsAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	stop, _, logs := runInBackground(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text"},
-		"run", "--rules", "../../rules", "--graph-url", hs.URL, "--auth", "none",
+		"run", "--rules", "../../rules", "--graph-url", hs.URL, "--defender-url", hs.URL, "--auth", "none",
 		"--data-dir", filepath.Join(t.TempDir(), "nats"), "--embedded-listen", natsAddr, "--listen", metricsAddr, "--partitions", "4")
 	waitUntil(t, 30*time.Second, "ready", func() bool {
 		code, _ := httpGet("http://" + metricsAddr + "/readyz")

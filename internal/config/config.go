@@ -21,11 +21,14 @@ import (
 
 // Config is the whole configuration of `graphsoar run` and `graphsoar poll`.
 type Config struct {
-	NATS   NATS         `yaml:"nats"`
-	Rules  string       `yaml:"rules"`
-	Graph  graph.Config `yaml:"graph"`
-	Worker Worker       `yaml:"worker"`
-	Poll   Poll         `yaml:"poll"`
+	NATS  NATS         `yaml:"nats"`
+	Rules string       `yaml:"rules"`
+	Graph graph.Config `yaml:"graph"`
+	// Defender is the Defender for Endpoint API that blocks file hashes
+	// (indicators), and the choice of backend.
+	Defender graph.Defender `yaml:"defender"`
+	Worker   Worker         `yaml:"worker"`
+	Poll     Poll           `yaml:"poll"`
 	// Listen is the address of /metrics, /healthz and /readyz ("" for none).
 	Listen string `yaml:"listen"`
 	Log    Log    `yaml:"log"`
@@ -177,7 +180,7 @@ func (c Config) Validate() error {
 	if c.Rules == "" {
 		return errors.New("rules: directory missing")
 	}
-	if err := c.Graph.WithDefaults().Validate(); err != nil {
+	if err := c.GraphConfig().Validate(); err != nil {
 		return fmt.Errorf("graph: %w", err)
 	}
 	switch {
@@ -194,6 +197,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("log.format %q: want json or text", c.Log.Format)
 	}
 	return nil
+}
+
+// GraphConfig is the configuration of the Graph client, defaults applied:
+// graph: with defender: beside it.
+func (c Config) GraphConfig() graph.Config {
+	g := c.Graph
+	g.Defender = c.Defender
+	return g.WithDefaults()
 }
 
 // Topology is the broker topology of the configuration.

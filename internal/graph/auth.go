@@ -10,36 +10,54 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
 	kiotaazure "github.com/microsoft/kiota-authentication-azure-go"
 )
 
-// authProvider builds the kiota authentication provider of one tenant: an
+// tokenFunc returns a bearer token ("" to send none).
+type tokenFunc func(ctx context.Context) (string, error)
+
+// authProvider builds the authentication of one tenant: the kiota provider
+// of its Graph calls (tokens go only to the Graph host) and the token source
+// of its Defender calls (scope DefenderScope), both from one credential: an
 // azidentity credential for the Entra modes, a static bearer token for
-// AuthNone. Tokens go only to the Graph host.
-func (c *Client) authProvider(tenant string, cred Credential) (absauth.AuthenticationProvider, error) {
+// AuthNone.
+func (c *Client) authProvider(tenant string, cred Credential) (absauth.AuthenticationProvider, tokenFunc, error) {
 	root, err := url.Parse(c.cfg.Root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hosts := []string{root.Hostname()}
 	if cred.Auth == AuthNone {
 		if cred.Anonymous {
-			return &absauth.AnonymousAuthenticationProvider{}, nil
+			return &absauth.AnonymousAuthenticationProvider{}, func(context.Context) (string, error) { return "", nil }, nil
 		}
 		token := cred.Token.Reveal()
 		if token == "" {
 			token = emulatorToken(tenant)
 		}
-		return absauth.NewBaseBearerTokenAuthenticationProvider(&staticToken{token: token, hosts: absauth.NewAllowedHostsValidator(hosts)}), nil
+		static := func(context.Context) (string, error) { return token, nil }
+		return absauth.NewBaseBearerTokenAuthenticationProvider(&staticToken{token: token, hosts: absauth.NewAllowedHostsValidator(hosts)}), static, nil
 	}
 	tc, err := c.tokenCredential(tenant, cred)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	scopes := []string{c.cfg.Root + "/.default"}
-	return kiotaazure.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(tc, scopes, hosts)
+	provider, err := kiotaazure.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(tc, scopes, hosts)
+	if err != nil {
+		return nil, nil, err
+	}
+	defender := func(ctx context.Context) (string, error) {
+		tok, err := tc.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{DefenderScope}})
+		if err != nil {
+			return "", err
+		}
+		return tok.Token, nil
+	}
+	return provider, defender, nil
 }
 
 // tokenCredential builds the azidentity credential of a mode.

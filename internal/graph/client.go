@@ -39,10 +39,12 @@ type Client struct {
 	cfg           Config
 	log           *slog.Logger
 	observe       func(RequestEvent)
-	http          *http.Client
+	http          *http.Client // Graph, through the SDK's middleware
+	defenderHTTP  *http.Client // Defender for Endpoint
 	authTransport policy.Transporter
 	redact        *strings.Replacer
 	now           func() time.Time
+	ua            string
 
 	mu      sync.Mutex
 	tenants map[string]*tenantClient
@@ -71,6 +73,10 @@ func WithObserver(f func(RequestEvent)) Option { return func(c *Client) { c.obse
 // Entra (a proxy, or a test authority).
 func WithAuthTransport(t policy.Transporter) Option { return func(c *Client) { c.authTransport = t } }
 
+// WithUserAgent names this process in the User-Agent of its Defender calls
+// and in front of the SDK's on its Graph calls (a replica id, say).
+func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
+
 // WithClock sets the clock used to read HTTP-date Retry-After values.
 func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
 
@@ -92,12 +98,21 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	c.redact = strings.NewReplacer(pairs...)
 	c.http = newHTTPClient(cfg.Timeout)
+	c.defenderHTTP = newDefenderHTTPClient(cfg.Timeout)
 	for id := range cfg.Tenants {
 		if _, err := c.tenant(id); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// userAgent is the product name of this client's requests.
+func (c *Client) userAgent() string {
+	if c.ua == "" {
+		return "graphsoar"
+	}
+	return "graphsoar (" + c.ua + ")"
 }
 
 // Root returns the Graph root the client calls.
@@ -120,7 +135,7 @@ func (c *Client) tenant(id string) (*tenantClient, error) {
 	if id == "" {
 		return nil, errors.New("no tenant id")
 	}
-	auth, err := c.authProvider(id, cred)
+	auth, defenderToken, err := c.authProvider(id, cred)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %s", id, c.redact.Replace(err.Error()))
 	}
@@ -141,12 +156,25 @@ func (c *Client) tenant(id string) (*tenantClient, error) {
 		adapter:   adapter,
 		incidents: sdksecurity.NewIncidentsRequestBuilderInternal(map[string]string{"baseurl": adapter.GetBaseUrl()}, adapter),
 		limits: map[limitClass]*limiter{
-			incidentCalls: newLimiter(c.cfg.IncidentRate),
-			actionCalls:   newLimiter(c.cfg.SecurityActionRate),
+			incidentCalls:  newLimiter(c.cfg.IncidentRate),
+			actionCalls:    newLimiter(c.cfg.SecurityActionRate),
+			indicatorCalls: newLimiter(c.cfg.Defender.IndicatorRate),
 		},
+		defenderToken: defenderToken,
 	}
 	c.tenants[id] = t
 	return t, nil
+}
+
+// ClaimBudget empties the tenant's rate budgets, as if their whole bursts had
+// just been spent. A replica that takes over a tenant from another calls it
+// before the tenant's first call, so that the two replicas together stay
+// within each budget in any window: the newcomer's calls come only from the
+// refill while the predecessor's may still count.
+func (c *Client) ClaimBudget(tenant string) {
+	if t, err := c.tenant(tenant); err == nil {
+		t.drainBudgets()
+	}
 }
 
 // errorMapping maps every error status to Graph's OData error.
@@ -197,6 +225,13 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 		err := k.send(actx, t)
 		cancel()
 		info := Info{RequestID: rec.requestID, Status: rec.status, Attempts: attempt, Duration: c.now().Sub(start)}
+		if err != nil && !k.idempotent && rec.status >= 200 && rec.status <= 299 && ctx.Err() == nil {
+			// The write was applied (Graph said 2xx); only its answer was
+			// lost. Failing it would write it again.
+			c.log.Warn("write applied but its response is unreadable", "tenant", k.tenant, "op", k.op, "status", rec.status,
+				"request_id", rec.requestID, "err", c.redactErr(err))
+			err = nil
+		}
 		var gerr *Error
 		if err != nil {
 			if ctx.Err() != nil {

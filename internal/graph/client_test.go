@@ -223,18 +223,24 @@ func TestAddComment(t *testing.T) {
 	}
 }
 
-func TestBlockFileHash(t *testing.T) {
+// legacy selects the retired securityActions backend.
+func legacy(cfg *graph.Config) { cfg.Defender.BlockWith = graph.BlockSecurityActions }
+
+func TestBlockFileHashWithLegacySecurityActions(t *testing.T) {
 	t.Parallel()
 	srv, root := emulator(t, graphfake.Options{})
-	c := client(t, root, nil)
+	c := client(t, root, legacy)
 	ctx := context.Background()
 	hash := strings.Repeat("ab", 32)
 	a, info, err := c.BlockFileHash(ctx, tenant, graph.BlockRequest{Hash: hash, Reason: "known bad", ClientContext: "graphsoar:block.123"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.ID == "" || a.Status != graphfake.ActionNotStarted || info.Status != 201 {
+	if a.ID == "" || a.Backend != graph.BlockSecurityActions || info.Status != 201 {
 		t.Fatalf("action %+v info %+v", a, info)
+	}
+	if got := srv.SecurityActions(); len(got) != 1 || got[0]["status"] != graphfake.ActionNotStarted {
+		t.Fatalf("stored %v", got)
 	}
 	stored := srv.SecurityActions()
 	if len(stored) != 1 {
@@ -258,8 +264,14 @@ func TestBlockFileHash(t *testing.T) {
 	if none, err := c.FindSecurityAction(ctx, tenant, "graphsoar:other"); err != nil || none != nil {
 		t.Errorf("FindSecurityAction(other): %+v %v", none, err)
 	}
-	if _, err := c.CancelSecurityAction(ctx, tenant, a.ID); err != nil {
-		t.Errorf("cancel: %v", err)
+	if b, err := c.FindBlock(ctx, tenant, graph.BlockRequest{Hash: hash, ClientContext: "graphsoar:block.123"}); err != nil || b == nil || *b != a {
+		t.Errorf("FindBlock: %+v %v", b, err)
+	}
+	if _, err := c.Unblock(ctx, tenant, a); err != nil {
+		t.Errorf("unblock: %v", err)
+	}
+	if got := srv.SecurityActions(); got[0]["status"] != graphfake.ActionFailed {
+		t.Errorf("after Unblock the action is %v, want canceled (Failed)", got[0]["status"])
 	}
 	_, _, err = c.BlockFileHash(ctx, tenant, graph.BlockRequest{Hash: hash, ClientContext: strings.Repeat("x", 257)})
 	if !errors.Is(err, graph.ErrInvalid) || len(srv.RequestsFor("POST", "/beta/security/securityActions")) != 2 {

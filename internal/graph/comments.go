@@ -15,7 +15,8 @@ import (
 // comment list, as Graph does. msgraph-sdk-go has no builder for this call, so
 // the request is built here and sent through the tenant's SDK adapter. A
 // comment is not idempotent: it is retried in-process only when Graph
-// certainly did not apply it (see Error.Ambiguous for the other failures).
+// certainly did not apply it (see Error.Ambiguous for the other failures); a
+// 2xx whose body cannot be read is a comment posted.
 func (c *Client) AddComment(ctx context.Context, tenant, id, text string) ([]*incident.Comment, Info, error) {
 	op := "comment on incident " + id
 	payload, err := json.Marshal(map[string]string{
@@ -43,7 +44,10 @@ func (c *Client) AddComment(ctx context.Context, tenant, id, text string) ([]*in
 	}
 	if len(resp) > 0 {
 		if err := json.Unmarshal(resp, &list); err != nil {
-			return nil, info, &Error{Op: op, Tenant: tenant, Status: info.Status, RequestID: info.RequestID, kind: ErrInvalid, Err: err}
+			// Posted (a 2xx) though the answer is unreadable: the comment
+			// exists, and a later check finds it on the incident.
+			c.log.Warn("comment posted but its response is unreadable", "tenant", tenant, "incident", id, "request_id", info.RequestID)
+			return nil, info, nil
 		}
 	}
 	return list.Value, info, nil

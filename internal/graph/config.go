@@ -94,10 +94,11 @@ func (c Credential) Validate() error {
 }
 
 // RateLimit is a request budget per tenant: at most PerMinute requests in any
-// minute, up to Burst of them at once. PerMinute 0 means the default; -1
-// means no limit.
+// minute (and, when PerHour is set, at most PerHour in any hour), up to Burst
+// of them at once. PerMinute 0 means the default; -1 means no limit.
 type RateLimit struct {
 	PerMinute int `yaml:"perMinute" json:"perMinute"`
+	PerHour   int `yaml:"perHour" json:"perHour"`
 	Burst     int `yaml:"burst" json:"burst"`
 }
 
@@ -144,6 +145,9 @@ type Config struct {
 	// SecurityActionVendor is its vendorInformation. Default Windows Defender
 	// ATP / Microsoft.
 	SecurityActionVendor Vendor `yaml:"securityActionVendor" json:"securityActionVendor"`
+	// Defender configures the Defender for Endpoint API (indicators). The
+	// configuration file holds it at the top level (defender:), beside graph:.
+	Defender Defender `yaml:"-" json:"-"`
 }
 
 // DefaultRoot is Microsoft Graph's global endpoint.
@@ -179,6 +183,7 @@ func (c Config) WithDefaults() Config {
 	if c.SecurityActionVendor == (Vendor{}) {
 		c.SecurityActionVendor = Vendor{Provider: "Windows Defender ATP", Vendor: "Microsoft"}
 	}
+	c.Defender = c.Defender.WithDefaults()
 	return c
 }
 
@@ -212,10 +217,16 @@ func (c Config) Validate() error {
 		return errors.New("graph timeouts and backoff must be positive, backoffMax >= backoffBase")
 	case c.MaxAttempts < 1:
 		return errors.New("graph maxAttempts must be at least 1")
-	case c.IncidentRate.PerMinute < -1, c.SecurityActionRate.PerMinute < -1:
-		return errors.New("graph rate limits: perMinute is a count, 0 for the default or -1 for none")
 	}
-	return nil
+	for _, r := range []struct {
+		name string
+		RateLimit
+	}{{"incidentRate", c.IncidentRate}, {"securityActionRate", c.SecurityActionRate}, {"defender.indicatorRate", c.Defender.IndicatorRate}} {
+		if r.PerMinute < -1 || r.PerHour < 0 || r.Burst < 0 {
+			return fmt.Errorf("%s: perMinute is a count, 0 for the default or -1 for none; perHour and burst are counts", r.name)
+		}
+	}
+	return c.Defender.Validate()
 }
 
 // secrets lists every secret value of the configuration, for redaction.

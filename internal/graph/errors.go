@@ -97,20 +97,13 @@ func (e *Error) Retryable() bool {
 }
 
 // Ambiguous reports whether a failed write may nevertheless have been applied:
-// the request was sent and no response says it was refused (a timeout, a lost
-// connection, a 5xx other than 503). A non-idempotent write that failed
-// ambiguously must be checked before it is sent again.
+// the request may have reached Graph and no answer says it was refused (a
+// timeout, a lost connection, any 5xx: a 503 from a gateway does not prove
+// the service behind it did nothing). A non-idempotent write that failed
+// ambiguously must be checked before it is sent again. A 4xx (429 included)
+// is an answer that the write was not applied.
 func (e *Error) Ambiguous() bool {
-	if !e.sent {
-		return false
-	}
-	switch {
-	case e.Status == 0:
-		return true
-	case e.Status >= 500 && e.Status != http.StatusServiceUnavailable:
-		return true
-	}
-	return false
+	return e.sent && (e.Status == 0 || e.Status >= 500)
 }
 
 // IsRetryable reports whether err is a retryable *Error.

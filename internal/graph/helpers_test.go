@@ -39,6 +39,7 @@ func client(t testing.TB, root string, mod func(*graph.Config), opts ...graph.Op
 		// Generous limits: tests of the limiter set their own.
 		IncidentRate:       graph.RateLimit{PerMinute: 600000, Burst: 1000},
 		SecurityActionRate: graph.RateLimit{PerMinute: 600000, Burst: 1000},
+		Defender:           graph.Defender{URL: root, IndicatorRate: graph.RateLimit{PerMinute: 600000, Burst: 1000}},
 	}
 	if mod != nil {
 		mod(&cfg)

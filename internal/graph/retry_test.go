@@ -194,10 +194,15 @@ func TestNonIdempotentWritesAreNotRetriedWhenAmbiguous(t *testing.T) {
 	if got := srv.Comments("4213"); len(got) != 1 {
 		t.Errorf("%d comments, want 1", len(got))
 	}
-	srv.FailNext(graphfake.Fault{Method: "POST", PathPrefix: "/beta/security/securityActions", Status: 503, RetryAfter: "0", Times: 1})
-	_, _, err = c.BlockFileHash(context.Background(), tenant, graph.BlockRequest{Hash: "0123456789abcdef0123456789abcdef", Reason: "x"})
-	if !errors.As(err, &ge) || ge.Ambiguous() || !ge.Retryable() {
-		t.Errorf("a 503 is retryable and not ambiguous: %v", err)
+	// A 503 may come from a gateway after the service applied the write: it
+	// is retryable, ambiguous, and not retried in-process.
+	srv.FailNext(graphfake.Fault{Method: "POST", PathPrefix: "/api/indicators", Status: 503, RetryAfter: "0", Times: 1})
+	_, _, err = c.BlockFileHash(context.Background(), tenant, graph.BlockRequest{Hash: "0123456789abcdef0123456789abcdef", Rule: "r", Reason: "x"})
+	if !errors.As(err, &ge) || !ge.Ambiguous() || !ge.Retryable() {
+		t.Errorf("a 503 is retryable and ambiguous: %v", err)
+	}
+	if n := len(srv.RequestsFor("POST", "/api/indicators")); n != 1 {
+		t.Errorf("%d indicator requests; an ambiguous failure must not be retried in-process", n)
 	}
 }
 
@@ -270,6 +275,7 @@ func TestRateLimitBeyondDeadlineIsThrottled(t *testing.T) {
 	t.Parallel()
 	srv, root := emulator(t, graphfake.Options{})
 	c := client(t, root, func(cfg *graph.Config) {
+		legacy(cfg)
 		cfg.SecurityActionRate = graph.RateLimit{PerMinute: 1, Burst: 1}
 	})
 	block := func(ctx context.Context, hash string) error {
@@ -298,6 +304,7 @@ func TestSecurityActionsHaveTheirOwnBudget(t *testing.T) {
 	t.Parallel()
 	srv, root := emulator(t, graphfake.Options{})
 	c := client(t, root, func(cfg *graph.Config) {
+		legacy(cfg)
 		cfg.SecurityActionRate = graph.RateLimit{PerMinute: 120, Burst: 1} // 2/s
 	})
 	start := time.Now()

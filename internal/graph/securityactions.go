@@ -12,15 +12,6 @@ import (
 // MaxClientContext is the longest clientContext Graph accepts.
 const MaxClientContext = 256
 
-// BlockRequest asks for one file hash to be blocked tenant-wide.
-type BlockRequest struct {
-	Hash   string
-	Reason string
-	// ClientContext identifies the request (graphsoar puts its idempotency key
-	// here so that FindSecurityAction can tell whether a block was made).
-	ClientContext string
-}
-
 // SecurityAction is a beta securityAction as Graph returns it.
 type SecurityAction struct {
 	ID              string    `json:"id"`
@@ -41,12 +32,11 @@ func (c *Client) actionsURL(suffix string) (*url.URL, error) {
 	return url.Parse(c.cfg.Root + "/beta/security/securityActions" + suffix)
 }
 
-// BlockFileHash creates a security action blocking one file hash
-// (POST /beta/security/securityActions): the configured action name with the
-// parameter fileHash, and the configured vendor information. It is not
-// idempotent: it is retried in-process only when Graph certainly did not apply
-// it; after an ambiguous failure, FindSecurityAction tells whether it was.
-func (c *Client) BlockFileHash(ctx context.Context, tenant string, r BlockRequest) (SecurityAction, Info, error) {
+// createSecurityAction creates a legacy security action blocking one file
+// hash (POST /beta/security/securityActions): the configured action name with
+// the parameter fileHash, and the configured vendor information. Microsoft
+// removed this API from Graph on SecurityActionsRetired.
+func (c *Client) createSecurityAction(ctx context.Context, tenant string, r BlockRequest) (SecurityAction, Info, error) {
 	op := "block file hash " + r.Hash
 	if len(r.ClientContext) > MaxClientContext {
 		return SecurityAction{}, Info{}, opError(op, tenant, ErrInvalid, "clientContext is %d characters, more than %d", len(r.ClientContext), MaxClientContext)
@@ -82,7 +72,9 @@ func (c *Client) BlockFileHash(ctx context.Context, tenant string, r BlockReques
 	}
 	var a SecurityAction
 	if err := json.Unmarshal(resp, &a); err != nil {
-		return SecurityAction{}, info, &Error{Op: op, Tenant: tenant, Status: info.Status, RequestID: info.RequestID, kind: ErrInvalid, Err: err}
+		// Created (a 2xx) though the answer is unreadable: FindBlock finds it
+		// by its clientContext.
+		c.log.Warn("security action created but its response is unreadable", "tenant", tenant, "hash", r.Hash, "request_id", info.RequestID)
 	}
 	return a, info, nil
 }

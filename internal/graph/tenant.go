@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -15,24 +16,66 @@ import (
 type limitClass int
 
 const (
-	incidentCalls limitClass = iota
-	actionCalls
+	incidentCalls  limitClass = iota // incidents: get, list, patch, comment
+	actionCalls                      // legacy beta securityActions
+	indicatorCalls                   // Defender indicators
 )
 
-// limiter wraps x/time/rate; a nil limiter never waits.
-type limiter struct{ l *rate.Limiter }
+// limiter is a tenant's budget of one class of calls: one token bucket per
+// window (a minute, and an hour when configured); a call waits for all.
+// A limiter without buckets never waits.
+type limiter struct{ buckets []*rate.Limiter }
 
-// newLimiter allows at most r.PerMinute calls in any minute: a token bucket
-// lets through its burst plus its rate per minute, so the rate is PerMinute
-// less the burst (Graph counts a fixed budget per minute, and a limiter at
-// exactly PerMinute with a burst of 10 sent 160 in the first minute).
+// newLimiter allows at most r.PerMinute calls in any minute and, with
+// PerHour, at most PerHour in any hour. A token bucket lets through its burst
+// plus its rate times the window, so each rate is the budget less the burst
+// (Graph counts a fixed budget per window, and a limiter at exactly PerMinute
+// with a burst of 10 sent 160 in the first minute).
 func newLimiter(r RateLimit) *limiter {
+	l := &limiter{}
 	if r.PerMinute <= 0 {
-		return &limiter{}
+		return l
 	}
 	burst := min(max(r.Burst, 1), r.PerMinute)
-	perMinute := max(r.PerMinute-burst, 1)
-	return &limiter{l: rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst)}
+	l.buckets = append(l.buckets, rate.NewLimiter(rate.Limit(float64(max(r.PerMinute-burst, 1))/60), burst))
+	if r.PerHour > 0 {
+		hb := min(r.PerMinute, r.PerHour)
+		l.buckets = append(l.buckets, rate.NewLimiter(rate.Limit(float64(max(r.PerHour-hb, 1))/3600), hb))
+	}
+	return l
+}
+
+// reserve takes one call from every bucket and returns how long to wait
+// before making it, and a function that gives the call back.
+func (l *limiter) reserve() (time.Duration, func()) {
+	return l.reserveAt(time.Now())
+}
+
+func (l *limiter) reserveAt(now time.Time) (time.Duration, func()) {
+	var d time.Duration
+	rs := make([]*rate.Reservation, 0, len(l.buckets))
+	for _, b := range l.buckets {
+		r := b.ReserveN(now, 1)
+		rs = append(rs, r)
+		d = max(d, r.DelayFrom(now))
+	}
+	return d, func() {
+		for _, r := range rs {
+			r.CancelAt(now)
+		}
+	}
+}
+
+// drain empties every bucket: the calls of the next window come only from
+// the refill, as if the whole burst had just been spent.
+func (l *limiter) drain() { l.drainAt(time.Now()) }
+
+func (l *limiter) drainAt(now time.Time) {
+	for _, b := range l.buckets {
+		if n := int(math.Ceil(b.TokensAt(now))); n > 0 {
+			b.ReserveN(now, n)
+		}
+	}
 }
 
 // errLimited is the cause of a call that the tenant's rate budget cannot fit
@@ -46,6 +89,9 @@ type tenantClient struct {
 	adapter   *msgraphsdk.GraphRequestAdapter
 	incidents *sdksecurity.IncidentsRequestBuilder // v1.0 /security/incidents
 	limits    map[limitClass]*limiter
+	// defenderToken returns the bearer token of the Defender API ("" for an
+	// anonymous emulator).
+	defenderToken func(ctx context.Context) (string, error)
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -74,23 +120,29 @@ func (t *tenantClient) wait(ctx context.Context, class limitClass) error {
 		}
 	}
 	l := t.limits[class]
-	if l == nil || l.l == nil {
+	if l == nil || len(l.buckets) == 0 {
 		return nil
 	}
-	r := l.l.Reserve()
-	d := r.Delay()
+	d, cancel := l.reserve()
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 		// Waiting cannot succeed: say so now, as a throttle worth retrying
 		// later (rate.Limiter.Wait reports it as a plain error).
-		r.Cancel()
+		cancel()
 		return &Error{Tenant: t.id, kind: ErrThrottled, RetryAfter: d, Err: errLimited}
 	}
 	if d <= 0 {
 		return nil
 	}
 	if err := sleep(ctx, d); err != nil {
-		r.Cancel()
+		cancel()
 		return err
 	}
 	return nil
+}
+
+// drainBudgets empties every budget of the tenant (see Client.ClaimBudget).
+func (t *tenantClient) drainBudgets() {
+	for _, l := range t.limits {
+		l.drain()
+	}
 }

@@ -27,6 +27,10 @@ type record struct {
 // maxErrBody bounds the error body kept by the recorder.
 const maxErrBody = 64 << 10
 
+// maxResponseBody bounds a response body read by the client (a list of
+// 10,000 indicators is a few MB).
+const maxResponseBody = 32 << 20
+
 type recordKey struct{}
 
 func withRecord(ctx context.Context, r *record) context.Context {
@@ -38,11 +42,18 @@ func withRecord(ctx context.Context, r *record) context.Context {
 type recorder struct{}
 
 func (recorder) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	return recordAttempt(req, func(req *http.Request) (*http.Response, error) { return p.Next(req, i) })
+}
+
+// recordAttempt sends req with send and notes in the request's record that
+// it left and what came back: status, request id, Retry-After, and the start
+// of an error response's body (which stays readable for the caller).
+func recordAttempt(req *http.Request, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	rec, _ := req.Context().Value(recordKey{}).(*record)
 	if rec != nil {
 		rec.sent = true
 	}
-	resp, err := p.Next(req, i)
+	resp, err := send(req)
 	if rec != nil && resp != nil {
 		rec.status = resp.StatusCode
 		rec.requestID = resp.Header.Get("request-id")
@@ -58,6 +69,14 @@ func (recorder) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Res
 		}
 	}
 	return resp, err
+}
+
+// recordingTransport records every attempt (see recordAttempt) of a plain
+// HTTP client: the Defender API, which is not Graph and has no SDK.
+type recordingTransport struct{ next http.RoundTripper }
+
+func (t recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return recordAttempt(req, t.next.RoundTrip)
 }
 
 // middleware is the chain of every request: the recorder, then the SDK's
@@ -86,7 +105,32 @@ func middleware() []khttp.Middleware {
 // Responses are still decompressed by the transport. The transport keeps
 // enough idle connections for a concurrent worker.
 func newHTTPClient(timeout time.Duration) *http.Client {
-	base := &http.Transport{
+	return &http.Client{
+		Transport: khttp.NewCustomTransportWithParentTransport(newTransport(), middleware()...),
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // the SDK's redirect middleware decides
+		},
+	}
+}
+
+// newDefenderHTTPClient builds the HTTP client of the Defender API: the same
+// transport, recorded, without Graph's SDK middleware. Redirects are not
+// followed (a token must not follow one to another host).
+func newDefenderHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Transport: recordingTransport{next: newTransport()},
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// newTransport is the connection pool of a client: enough idle connections
+// for a concurrent worker.
+func newTransport() *http.Transport {
+	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
@@ -95,13 +139,6 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
-	}
-	return &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(base, middleware()...),
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // the SDK's redirect middleware decides
-		},
 	}
 }
 

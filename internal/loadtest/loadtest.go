@@ -181,7 +181,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	hs := httptest.NewServer(fake)
 	defer hs.Close()
 	client, err := graph.New(graph.Config{Root: hs.URL, Default: &graph.Credential{Auth: graph.AuthNone},
-		IncidentRate: graph.RateLimit{PerMinute: -1}, SecurityActionRate: graph.RateLimit{PerMinute: -1}})
+		IncidentRate: graph.RateLimit{PerMinute: -1}, SecurityActionRate: graph.RateLimit{PerMinute: -1},
+		Defender: graph.Defender{URL: hs.URL, IndicatorRate: graph.RateLimit{PerMinute: -1}}})
 	if err != nil {
 		return rep, err
 	}

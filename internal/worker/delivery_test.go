@@ -29,7 +29,7 @@ lists:
   bad: [9f2c7e1b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7]
 rules:
   - {id: block, order: 1, when: 'any(fileHashes(incident), {# in lists.bad})', actions: [{block_file_hash: {hashes: "{{ fileHashes(incident) }}"}}]}
-`, "ransomware-created.json", func(e *env) int { return len(e.fake.SecurityActions()) }, "/beta/security/securityActions"},
+`, "ransomware-created.json", func(e *env) int { return len(e.fake.Indicators(tenant)) }, "/api/indicators"},
 		{"comment", `
 rules:
   - {id: note, order: 1, when: 'any(devices(incident), {.rbacGroupName == "RedTeam"})', actions: [{comment: "Red team devices"}]}

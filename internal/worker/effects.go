@@ -192,8 +192,8 @@ func (w *Worker) verifyEffect(ctx context.Context, x *execution, eff actions.Eff
 		}
 		return hasComment(inc, eff.Comment), nil
 	case "block_file_hash":
-		a, err := w.graph.FindSecurityAction(ctx, x.ev.Tenant, clientContext(eff))
-		return a != nil, err
+		b, err := w.graph.FindBlock(ctx, x.ev.Tenant, blockRequest(eff, x.now))
+		return b != nil, err
 	}
 	return false, fmt.Errorf("unknown effect %s", eff.Action)
 }
@@ -205,14 +205,23 @@ func (w *Worker) writeEffect(ctx context.Context, x *execution, eff actions.Effe
 		_, info, err := w.graph.AddComment(ctx, x.ev.Tenant, x.ev.IncidentID, eff.Comment)
 		return "", info, err
 	case "block_file_hash":
-		a, info, err := w.graph.BlockFileHash(ctx, x.ev.Tenant, graph.BlockRequest{Hash: eff.Hash, Reason: eff.Reason, ClientContext: clientContext(eff)})
-		return a.ID, info, err
+		b, info, err := w.graph.BlockFileHash(ctx, x.ev.Tenant, blockRequest(eff, x.now))
+		return b.ID, info, err
 	}
 	return "", graph.Info{}, fmt.Errorf("unknown effect %s", eff.Action)
 }
 
-// clientContext identifies a security action graphsoar made (≤ 256 characters).
-func clientContext(eff actions.Effect) string { return "graphsoar:" + eff.Key }
+// blockRequest is the Graph request of a block_file_hash effect; its
+// expiration, when a duration, counts from now.
+func blockRequest(eff actions.Effect, now time.Time) graph.BlockRequest {
+	exp, _ := eff.ExpirationTime(now)
+	return graph.BlockRequest{
+		Hash: eff.Hash, Rule: eff.Rule, Reason: eff.Reason, Mode: eff.Mode, Severity: eff.Severity,
+		Expiration: exp, RBACGroupNames: eff.RBACGroupNames,
+		// A legacy security action is found again by this (≤ 256 characters).
+		ClientContext: "graphsoar:" + eff.Key,
+	}
+}
 
 func hasComment(inc *incident.Incident, text string) bool {
 	if inc == nil {

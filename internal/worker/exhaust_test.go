@@ -51,7 +51,7 @@ rules:
 	e.waitFor(30*time.Second, "every event acked", func() bool {
 		return e.settled() && testutil.ToFloat64(r.metrics.Events.WithLabelValues("acked")) == float64(len(ids))
 	})
-	if n := len(e.fake.SecurityActions()); n != 1 {
+	if n := len(e.fake.Indicators(tenant)); n != 1 {
 		t.Fatalf("%d security actions for one hash, want 1", n)
 	}
 	results := map[string]int{}
@@ -119,10 +119,10 @@ func (e *env) consumerInfo() *jetstream.ConsumerInfo {
 // slowBlock takes half a second before each security action reaches Graph.
 type slowBlock struct{ worker.Graph }
 
-func (g slowBlock) BlockFileHash(ctx context.Context, tenantID string, r graph.BlockRequest) (graph.SecurityAction, graph.Info, error) {
+func (g slowBlock) BlockFileHash(ctx context.Context, tenantID string, r graph.BlockRequest) (graph.Block, graph.Info, error) {
 	select {
 	case <-ctx.Done():
-		return graph.SecurityAction{}, graph.Info{}, ctx.Err()
+		return graph.Block{}, graph.Info{}, ctx.Err()
 	case <-time.After(500 * time.Millisecond):
 	}
 	return g.Graph.BlockFileHash(ctx, tenantID, r)

@@ -120,7 +120,8 @@ func (e *env) graphClient(mod func(*graph.Config)) *graph.Client {
 	e.t.Helper()
 	cfg := graph.Config{Root: e.root, Default: &graph.Credential{Auth: graph.AuthNone},
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
-		IncidentRate: graph.RateLimit{PerMinute: 600000, Burst: 1000}, SecurityActionRate: graph.RateLimit{PerMinute: 600000, Burst: 1000}}
+		IncidentRate: graph.RateLimit{PerMinute: 600000, Burst: 1000}, SecurityActionRate: graph.RateLimit{PerMinute: 600000, Burst: 1000},
+		Defender: graph.Defender{URL: e.root, IndicatorRate: graph.RateLimit{PerMinute: 600000, Burst: 1000}}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -319,7 +320,7 @@ type graphHook struct {
 	onBlock   func(ctx context.Context, tenant, hash string) error
 }
 
-func (h *graphHook) BlockFileHash(ctx context.Context, tenantID string, r graph.BlockRequest) (graph.SecurityAction, graph.Info, error) {
+func (h *graphHook) BlockFileHash(ctx context.Context, tenantID string, r graph.BlockRequest) (graph.Block, graph.Info, error) {
 	a, info, err := h.Graph.BlockFileHash(ctx, tenantID, r)
 	h.mu.Lock()
 	fn := h.onBlock

@@ -30,7 +30,7 @@ func TestThrottleStormEndsWithEverythingApplied(t *testing.T) {
 	}
 	e.waitFor(60*time.Second, "every action applied", func() bool {
 		inc, _ := e.fake.Incident("4212")
-		return e.settled() && len(e.fake.SecurityActions()) == 1 && len(e.comments("4213")) == 2 && inc["status"] == "resolved"
+		return e.settled() && len(e.fake.Indicators(tenant)) == 1 && len(e.comments("4213")) == 2 && inc["status"] == "resolved"
 	})
 	if e.fake.PendingFaults() != 0 {
 		t.Fatal("the storm did not happen")

@@ -43,8 +43,8 @@ type Graph interface {
 	GetIncident(ctx context.Context, tenant, id string) (*incident.Incident, graph.Info, error)
 	UpdateIncident(ctx context.Context, tenant, id string, p actions.Patch) (*incident.Incident, graph.Info, error)
 	AddComment(ctx context.Context, tenant, id, text string) ([]*incident.Comment, graph.Info, error)
-	BlockFileHash(ctx context.Context, tenant string, r graph.BlockRequest) (graph.SecurityAction, graph.Info, error)
-	FindSecurityAction(ctx context.Context, tenant, clientContext string) (*graph.SecurityAction, error)
+	BlockFileHash(ctx context.Context, tenant string, r graph.BlockRequest) (graph.Block, graph.Info, error)
+	FindBlock(ctx context.Context, tenant string, r graph.BlockRequest) (*graph.Block, error)
 }
 
 // RuleSource supplies the current rule set (hot reload swaps it).

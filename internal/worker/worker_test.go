@@ -16,7 +16,7 @@ func TestFixturesProduceTheExpectedWrites(t *testing.T) {
 	for _, f := range []string{"ransomware-created.json", "redteam-created.json", "phishing-created.json"} {
 		e.publishFixture(f)
 	}
-	e.waitFor(20*time.Second, "all events settled", func() bool { return e.settled() && len(e.fake.SecurityActions()) == 1 })
+	e.waitFor(20*time.Second, "all events settled", func() bool { return e.settled() && len(e.fake.Indicators(tenant)) == 1 })
 
 	want := map[string]map[string]any{
 		"4211": {"classification": "truePositive", "determination": "malware", "status": "inProgress", "assignedTo": "tier2@contoso.com"},
@@ -45,9 +45,10 @@ func TestFixturesProduceTheExpectedWrites(t *testing.T) {
 	if c := e.comments("4213"); len(c) != 2 {
 		t.Errorf("4213 comments %q", c)
 	}
-	a := e.fake.SecurityActions()[0]
-	if !strings.Contains(toJSON(a["parameters"]), "9f2c7e1b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7") {
-		t.Errorf("security action %v", a)
+	a := e.fake.Indicators(tenant)[0]
+	if a["indicatorValue"] != "9f2c7e1b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7" || a["action"] != "BlockAndRemediate" ||
+		a["title"] != "graphsoar: block-known-ransomware" {
+		t.Errorf("indicator %v", a)
 	}
 	// One PATCH per event: the actions of an event are merged.
 	for _, id := range []string{"4211", "4212", "4213"} {
