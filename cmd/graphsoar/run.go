@@ -195,7 +195,7 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 	refresh := cfg.Worker.Refresh
 	w, err := worker.New(worker.Options{
 		JS: sv.js, Topology: topo, Buckets: buckets, Rules: reloader, Graph: sv.graph, Log: log, Metrics: sv.metrics,
-		ID: wid, Concurrency: cfg.Worker.Concurrency, DryRun: cfg.Worker.DryRun, Refresh: &refresh,
+		ID: wid, Identity: cfg.Worker.Identity, Concurrency: cfg.Worker.Concurrency, DryRun: cfg.Worker.DryRun, Refresh: &refresh,
 		ActionBudget: cfg.Worker.ActionBudget, EventTimeout: cfg.Worker.EventTimeout, DrainTimeout: cfg.Worker.DrainTimeout,
 	})
 	if err != nil {

@@ -60,7 +60,11 @@ type NATS struct {
 // Worker tunes the worker.
 type Worker struct {
 	// ID names the replica; default host name and process id.
-	ID           string        `yaml:"id"`
+	ID string `yaml:"id"`
+	// Identity is what Graph writes as lastModifiedBy for graphsoar's own
+	// changes (the app registration's name); learned from the first PATCH
+	// when empty. It lets our own update events end without a GET.
+	Identity     string        `yaml:"identity"`
 	Concurrency  int           `yaml:"concurrency"`
 	DryRun       bool          `yaml:"dryRun"`
 	ActionBudget int           `yaml:"actionBudget"`

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
 )
 
@@ -69,6 +71,21 @@ func BenchmarkClientAddComment(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if _, _, err := c.AddComment(ctx, tenant, strconv.Itoa(5000+i%1000), "benchmark"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClientSubmitIndicator blocks a hash through Defender's indicators
+// API, rotating over 1,000 hashes (a submit of an existing value updates it).
+func BenchmarkClientSubmitIndicator(b *testing.B) {
+	_, root := emulator(b, graphfake.Options{NoIndicatorRateLimits: true})
+	c := client(b, root, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		hash := fmt.Sprintf("%064x", i%1000)
+		if _, _, err := c.BlockFileHash(ctx, tenant, graph.BlockRequest{Hash: hash, Rule: "bench", Reason: "benchmark"}); err != nil {
 			b.Fatal(err)
 		}
 	}

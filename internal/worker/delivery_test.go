@@ -24,7 +24,7 @@ func TestCrashBetweenWriteAndAckDoesNotDuplicate(t *testing.T) {
 		count  func(e *env) int
 		verify string // the Graph read that proves the write happened
 	}{
-		{"security action", `
+		{"indicator", `
 lists:
   bad: [9f2c7e1b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7]
 rules:
@@ -124,7 +124,7 @@ rules:
 	writes := func() int {
 		return len(e.fake.RequestsFor("PATCH", "")) + len(e.fake.RequestsFor("POST", ""))
 	}
-	before := writes()
+	before, reads := writes(), len(e.fake.RequestsFor("GET", ""))
 	// Our PATCH changed the incident: its update event comes back.
 	inc, _ := e.fake.Incident("4212")
 	echo := envelope(t, "echo-1", "updated", inc)
@@ -140,6 +140,11 @@ rules:
 	})
 	if after := writes(); after != before {
 		t.Errorf("our own update caused %d more writes", after-before)
+	}
+	// Graph says graphsoar made this version and everything is in place:
+	// not even a GET.
+	if after := len(e.fake.RequestsFor("GET", "")); after != reads {
+		t.Errorf("our own update caused %d GET requests, want none", after-reads)
 	}
 	results := map[string]int{}
 	for _, a := range e.audits() {

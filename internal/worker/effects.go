@@ -177,6 +177,16 @@ func (w *Worker) markDone(ctx context.Context, eff actions.Effect, x *execution,
 	}
 }
 
+// effectDone reports whether the idempotency record of key says written.
+func (w *Worker) effectDone(ctx context.Context, key string) bool {
+	e, err := w.buckets.Effects.Get(ctx, key)
+	if err != nil {
+		return false
+	}
+	var rec effectRecord
+	return json.Unmarshal(e.Value(), &rec) == nil && rec.State == "done"
+}
+
 // release forgets a claim whose write certainly did not happen.
 func (w *Worker) release(ctx context.Context, key string, rev uint64) {
 	_ = w.buckets.Effects.Delete(ctx, key, jetstream.LastRevision(rev))

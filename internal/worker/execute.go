@@ -70,6 +70,11 @@ func (x *execution) run(ctx context.Context) Result {
 		}
 		return Result{Verdict: Ack, Outcome: "dry_run"}
 	}
+	if hasWrites && x.ownChangeSettled(ctx, ops) {
+		// Our own change came back and everything the plan asks for is there:
+		// no GET, no write (the audit says unchanged and duplicate).
+		hasWrites = false
+	}
 	if hasWrites && *w.opts.Refresh {
 		// Decide on the incident as Graph has it now: the event may be behind
 		// an analyst's change, and tags must merge with the current ones.
@@ -115,6 +120,25 @@ func (x *execution) run(ctx context.Context) Result {
 	return ack()
 }
 
+// ownChangeSettled reports whether the event is graphsoar's own change
+// coming back (an update whose lastModifiedBy is the identity Graph gave our
+// writes in this tenant) whose desired state already holds and whose
+// comments and blocks are recorded done: the loop ends without asking Graph.
+func (x *execution) ownChangeSettled(ctx context.Context, ops actions.Operations) bool {
+	if x.ev.Type != incident.Updated || x.current.LastModifiedBy == "" || x.current.LastModifiedBy != x.w.identity(x.ev.Tenant) {
+		return false
+	}
+	if !ops.Desired.Diff(x.current).Empty() {
+		return false
+	}
+	for _, eff := range ops.Effects {
+		if !x.w.effectDone(ctx, eff.Key) {
+			return false
+		}
+	}
+	return true
+}
+
 // allowWrite spends one write of the incident's action budget.
 func (x *execution) allowWrite() bool {
 	if b := x.w.opts.ActionBudget; b > 0 && x.st.budget(x.now, budgetWindow) >= b {
@@ -151,7 +175,11 @@ func (x *execution) patch(ctx context.Context, reg *actions.Registry, ops action
 	case !x.allowWrite():
 		result, err = "skipped", errBudget
 	default:
-		_, info, err = x.w.graph.UpdateIncident(ctx, x.ev.Tenant, x.ev.IncidentID, p)
+		var updated *incident.Incident
+		updated, info, err = x.w.graph.UpdateIncident(ctx, x.ev.Tenant, x.ev.IncidentID, p)
+		if updated != nil {
+			x.w.learnIdentity(x.ev.Tenant, updated.LastModifiedBy)
+		}
 		if err != nil {
 			x.fail("patch", err)
 			result = "failed"

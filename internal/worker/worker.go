@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +92,10 @@ type Options struct {
 	BalanceInterval time.Duration
 	// FlushInterval is the write-behind period of incident state. Default 1s.
 	FlushInterval time.Duration
+	// Identity is the lastModifiedBy Graph writes for graphsoar's own
+	// changes (the app's name), when known in advance; otherwise the worker
+	// learns it per tenant from its first PATCH.
+	Identity string
 	// OnSettled, when set, is told of every settled event (for the demo and
 	// the load test). It must not block.
 	OnSettled func(Settlement)
@@ -135,6 +140,23 @@ type Worker struct {
 	nOwned         atomic.Int64
 	running        atomic.Bool
 	balanced       atomic.Bool
+	identities     sync.Map // tenant -> the lastModifiedBy of our own writes
+}
+
+// identity is the lastModifiedBy of graphsoar's own changes in a tenant, or
+// "" while unknown.
+func (w *Worker) identity(tenant string) string {
+	if v, ok := w.identities.Load(tenant); ok {
+		return v.(string)
+	}
+	return w.opts.Identity
+}
+
+// learnIdentity records what Graph wrote as lastModifiedBy for our PATCH.
+func (w *Worker) learnIdentity(tenant, name string) {
+	if name != "" {
+		w.identities.Store(tenant, name)
+	}
 }
 
 // New checks the options and builds a worker.
