@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/incident"
 	"github.com/graphsoar/graphsoar/internal/rules"
 )
@@ -20,15 +20,24 @@ import (
 const maxEventLine = 16 << 20
 
 func newEvalCmd(s stdio) *cobra.Command {
-	var dir, eventPath, prevPath, format, nowStr string
+	var dir, eventPath, prevPath, format, nowStr, only string
+	var explain bool
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Print the plan for an event without writing anything",
 		Long: `Evaluate the rules against an event and print the plan: the matching rules in
 order with their actions and parameters after templating. --event - reads JSON
 Lines from stdin (as does a *.jsonl or *.ndjson file) and prints one plan per
-line; a line that cannot be read is reported with its number and the others
-still get their plans.`,
+line, in input order; a line that cannot be read is reported with its number and
+the others still get their plans.
+
+--explain says, for each rule, whether it matched and why: skipped (disabled,
+expired, not on this change type, after a rule with stop), or the value of each
+term of its condition (the operands of its top-level && or ||) with what decided
+it: the items of any/all/none over a helper (devices(incident), fileHashes(incident),
+incident.alerts, ...), the values of a comparison's operands. In JSON the plan
+gets "explain": [{"rule", "matched", "skipped", "terms": [{"expr", "value",
+"detail", "reached"}]}]. --rule ID explains that rule only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "json" && format != "text" {
@@ -41,7 +50,13 @@ still get their plans.`,
 			if err != nil {
 				return err
 			}
-			e := &evaluator{rs: rs, format: format, out: s.out, errOut: s.err}
+			if only != "" {
+				if _, ok := rs.Rule(only); !ok {
+					return &exitError{code: 2, err: fmt.Errorf("--rule: no rule %q in %s%s", only, dir, suggestRule(rs, only))}
+				}
+				explain = true
+			}
+			e := &evaluator{rs: rs, format: format, explain: explain, only: only, out: s.out, errOut: s.err}
 			if nowStr != "" {
 				if e.now, err = time.Parse(time.RFC3339, nowStr); err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("--now: %w", err)}
@@ -78,16 +93,32 @@ still get their plans.`,
 	f.StringVar(&prevPath, "previous", "", "the incident as previously seen (an event or incident file), for previous and changed()")
 	f.StringVar(&format, "format", "text", "output format: text or json")
 	f.StringVar(&nowStr, "now", "", "evaluation time (RFC 3339), for expires and now(); default the current time")
+	f.BoolVar(&explain, "explain", false, "say for each rule whether it matched and why (each term's value, the deciding items)")
+	f.StringVar(&only, "rule", "", "explain only this rule (implies --explain)")
 	return cmd
 }
 
+// suggestRule is " (did you mean X?)" for the rule id nearest to id, or "".
+func suggestRule(rs *rules.RuleSet, id string) string {
+	ids := make([]string, len(rs.Rules()))
+	for i, r := range rs.Rules() {
+		ids[i] = r.ID
+	}
+	if m := actions.Closest(id, ids); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return ""
+}
+
 type evaluator struct {
-	rs     *rules.RuleSet
-	prev   *incident.Incident
-	now    time.Time
-	format string
-	out    io.Writer
-	errOut io.Writer
+	rs      *rules.RuleSet
+	prev    *incident.Incident
+	now     time.Time
+	format  string
+	explain bool
+	only    string // explain this rule only
+	out     io.Writer
+	errOut  io.Writer
 }
 
 func readEvent(path string) (*incident.Event, error) {
@@ -104,47 +135,53 @@ func readEvent(path string) (*incident.Event, error) {
 
 // one evaluates and prints one event.
 func (e *evaluator) one(ev *incident.Event, indent bool) error {
+	var buf bytes.Buffer
+	if err := e.render(&buf, ev, indent); err != nil {
+		return err
+	}
+	_, err := e.out.Write(buf.Bytes())
+	return err
+}
+
+// explained is the JSON form of a plan with its explanation.
+type explained struct {
+	*rules.Plan
+	Explain []rules.Explanation `json:"explain"`
+}
+
+// render evaluates one event and appends its plan (and explanation) to buf.
+func (e *evaluator) render(buf *bytes.Buffer, ev *incident.Event, indent bool) error {
 	if ev.Thin() {
 		return &exitError{code: 1, err: fmt.Errorf("event %s names incident %s without its data: eval needs the whole incident (GET it with $expand=alerts)", ev.ID, ev.IncidentID)}
 	}
-	plan := e.rs.Evaluate(rules.Input{Event: ev, Previous: e.prev, Now: e.now})
-	if e.format == "text" {
-		return plan.WriteText(e.out)
+	in := rules.Input{Event: ev, Previous: e.prev, Now: e.now}
+	var v any
+	var plan *rules.Plan
+	var why []rules.Explanation
+	if e.explain {
+		var want func(*rules.Rule) bool
+		if e.only != "" {
+			want = func(r *rules.Rule) bool { return r.ID == e.only }
+		}
+		plan, why = e.rs.Explain(in, want)
+		v = explained{Plan: plan, Explain: why}
+	} else {
+		plan = e.rs.Evaluate(in)
+		v = plan
 	}
-	enc := json.NewEncoder(e.out)
+	if e.format == "text" {
+		if err := plan.WriteText(buf); err != nil {
+			return err
+		}
+		if e.explain {
+			buf.WriteString("  why:\n")
+			return rules.WriteExplainText(buf, why)
+		}
+		return nil
+	}
+	enc := json.NewEncoder(buf)
 	if indent {
 		enc.SetIndent("", "  ")
 	}
-	return enc.Encode(plan)
-}
-
-// lines evaluates JSON Lines: one event a line, one plan a line.
-func (e *evaluator) lines(name string, r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), maxEventLine)
-	line, events, failed := 0, 0, 0
-	for sc.Scan() {
-		line++
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		events++
-		// The event keeps its bytes; the scanner reuses its buffer.
-		b := bytes.Clone(sc.Bytes())
-		ev, err := incident.Decode(b)
-		if err == nil {
-			err = e.one(ev, false)
-		}
-		if err != nil {
-			failed++
-			fmt.Fprintf(e.errOut, "%s:%d: %v\n", name, line, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s:%d: %w", name, line+1, err)
-	}
-	if failed > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d of %d events could not be evaluated", failed, events)}
-	}
-	return nil
+	return enc.Encode(v)
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
 
 	"github.com/graphsoar/graphsoar/internal/incident"
 )
@@ -55,14 +54,14 @@ const (
 	srcItems                   // NAME(incident).FIELD or incident.alerts[*].FIELD
 )
 
-// analyse returns the necessary clauses of a condition; nil means the
-// condition is not constrained (the rule is always a candidate).
-func analyse(src string) []clause {
-	tree, err := parser.Parse(src)
-	if err != nil || hasLet(tree.Node) {
+// analyseTree returns the necessary clauses of a parsed condition (before the
+// checker patches it); nil means the condition is not constrained (the rule
+// is always a candidate).
+func analyseTree(n ast.Node) []clause {
+	if hasLet(n) {
 		return nil
 	}
-	return necessary(tree.Node)
+	return necessary(n)
 }
 
 func hasLet(n ast.Node) bool {

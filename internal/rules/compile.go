@@ -3,11 +3,16 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	exprcompiler "github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
@@ -21,6 +26,7 @@ type compiler struct {
 	fields    map[string]int
 	prev      previousUse
 	listsRead listUse
+	conf      *conf.Config // built on first use; a compiler is used by one goroutine
 }
 
 // listUse is what the expressions read of lists: named lists, or all of
@@ -45,14 +51,11 @@ type exprError struct {
 }
 
 // compile compiles one expression (a condition when asBool). Problems are
-// returned with rune offsets into src.
-func (c *compiler) compile(src string, asBool bool) (*vm.Program, []exprError) {
+// returned with rune offsets into src. inspect, when not nil, sees the parsed
+// tree before it is checked (and patched).
+func (c *compiler) compile(src string, asBool bool, inspect func(ast.Node)) (*vm.Program, []exprError) {
 	chk := &nameCheck{lists: c.lists, fields: c.fields, prev: &c.prev, listsRead: &c.listsRead}
-	opts := []expr.Option{expr.Patch(chk)}
-	if asBool {
-		opts = append(opts, expr.AsBool())
-	}
-	prog, err := expr.Compile(src, exprOptions(opts...)...)
+	prog, err := c.compileExpr(src, chk, asBool, inspect)
 	chk.finish()
 	errs := chk.errs
 	if err != nil {
@@ -68,6 +71,62 @@ func (c *compiler) compile(src string, asBool bool) (*vm.Program, []exprError) {
 		return nil, dedupe(errs)
 	}
 	return prog, nil
+}
+
+// compileExpr is expr.Compile with the options of exprOptions, a visitor
+// and, for a condition, a boolean result; the configuration is made once per
+// compiler instead of once per expression, so the environment's types are
+// reflected over once and their lookups cached across expressions.
+func (c *compiler) compileExpr(src string, v ast.Visitor, asBool bool, inspect func(ast.Node)) (*vm.Program, error) {
+	tree, err := parser.ParseWithConfig(src, c.config())
+	if err != nil {
+		return nil, err
+	}
+	if inspect != nil {
+		inspect(tree.Node)
+	}
+	return c.compileTree(tree, v, asBool)
+}
+
+// config returns the compiler's expr configuration, made on first use.
+func (c *compiler) config() *conf.Config {
+	if c.conf == nil {
+		cfg := conf.CreateNew()
+		for _, op := range exprOptions() {
+			op(cfg)
+		}
+		for name := range cfg.Disabled {
+			delete(cfg.Builtins, name)
+		}
+		c.conf = cfg
+	}
+	return c.conf
+}
+
+// compileTree checks, optimises and compiles a parsed expression, as
+// expr.Compile does after parsing.
+func (c *compiler) compileTree(tree *parser.Tree, v ast.Visitor, asBool bool) (*vm.Program, error) {
+	cfg := c.config()
+	cfg.Visitors = []ast.Visitor{v}
+	cfg.Expect, cfg.ExpectAny = reflect.Invalid, false
+	if asBool {
+		cfg.Expect, cfg.ExpectAny = reflect.Bool, true
+	}
+	defer func() { cfg.Visitors = nil }()
+	cfg.Check()
+	if _, err := new(checker.Checker).PatchAndCheck(tree, cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Optimize {
+		if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+			var fe *file.Error
+			if errors.As(err, &fe) {
+				return nil, fe.Bind(tree.Source)
+			}
+			return nil, err
+		}
+	}
+	return exprcompiler.Compile(tree, cfg)
 }
 
 func dedupe(errs []exprError) []exprError {

@@ -49,7 +49,7 @@ type Lists map[string]Set
 type Set map[string]struct{}
 
 // exprOptions are the compile options shared by conditions and templates.
-func exprOptions(extra ...expr.Option) []expr.Option {
+func exprOptions() []expr.Option {
 	opts := []expr.Option{
 		expr.Env(Env{}),
 		expr.DisableBuiltin("now"),
@@ -75,7 +75,7 @@ func exprOptions(extra ...expr.Option) []expr.Option {
 		}, new(func(*incident.Incident, string) []*incident.Evidence)),
 		expr.Function(optionalFunc, func(p ...any) (any, error) { return p[0], nil }, new(func(any) any)),
 	}
-	return append(opts, extra...)
+	return opts
 }
 
 // optionalFunc is the identity function nameCheck wraps optional chains in.

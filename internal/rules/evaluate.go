@@ -26,19 +26,9 @@ type Input struct {
 // carry its incident (a thin event must be completed first).
 func (rs *RuleSet) Evaluate(in Input) *Plan {
 	ev := in.Event
-	now := in.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := in.now()
 	plan := &Plan{Event: ev.ID, Incident: ev.IncidentID, Tenant: ev.Tenant, Matches: []Match{}}
-	env := &Env{
-		Incident: ev.Incident,
-		Previous: in.Previous,
-		Event:    &EventInfo{Type: string(ev.Type), ID: ev.ID, Time: ev.Time, Tenant: ev.Tenant},
-		Lists:    rs.lists,
-		Changed:  changedFunc(rs.fields, ev.Incident, in.Previous),
-		Now:      func() time.Time { return now },
-	}
+	env := rs.env(in, now)
 	m := rs.getVM()
 	defer rs.vms.Put(m)
 	var facts *scratch
@@ -48,10 +38,7 @@ func (rs *RuleSet) Evaluate(in Input) *Plan {
 	}
 	visit := func(i int) bool {
 		r := rs.rules[i]
-		if !r.Enabled || r.expired(now) {
-			return true
-		}
-		if (ev.Type == incident.Created && !r.onCreated) || (ev.Type == incident.Updated && !r.onUpdated) {
+		if !r.runs(ev.Type, now) {
 			return true
 		}
 		if facts != nil && !rs.index.can(facts, i) {
@@ -93,6 +80,48 @@ func (rs *RuleSet) Evaluate(in Input) *Plan {
 		}
 	}
 	return plan
+}
+
+// now is the evaluation time: Now, or the current time.
+func (in Input) now() time.Time {
+	if in.Now.IsZero() {
+		return time.Now()
+	}
+	return in.Now
+}
+
+// env is the expression environment of one evaluation (Rule is set per rule).
+func (rs *RuleSet) env(in Input, now time.Time) *Env {
+	ev := in.Event
+	return &Env{
+		Incident: ev.Incident,
+		Previous: in.Previous,
+		Event:    &EventInfo{Type: string(ev.Type), ID: ev.ID, Time: ev.Time, Tenant: ev.Tenant},
+		Lists:    rs.lists,
+		Changed:  changedFunc(rs.fields, ev.Incident, in.Previous),
+		Now:      func() time.Time { return now },
+	}
+}
+
+// runs reports whether a rule's condition is evaluated for an event of a
+// change type at now: it is enabled, not expired, and on that change type.
+func (r *Rule) runs(typ incident.ChangeType, now time.Time) bool {
+	return r.Enabled && !r.expired(now) &&
+		(typ != incident.Created || r.onCreated) && (typ != incident.Updated || r.onUpdated)
+}
+
+// skipReason says why a rule's condition is not evaluated for an event at
+// now, or "" when it is: disabled, expired, or not on the change type.
+func (r *Rule) skipReason(typ incident.ChangeType, now time.Time) string {
+	switch {
+	case !r.Enabled:
+		return "disabled"
+	case r.expired(now):
+		return "expired at " + r.Expires.Format(time.RFC3339)
+	case typ == incident.Created && !r.onCreated, typ == incident.Updated && !r.onUpdated:
+		return "not on " + string(typ) + " events"
+	}
+	return ""
 }
 
 func (rs *RuleSet) getVM() *vm.VM {

@@ -50,7 +50,7 @@ func buildIndex(rules []*Rule, lists Lists) *index {
 	srcIDs := map[srcRef]int{}
 	atomIDs := map[atom]int{}
 	for i, r := range rules {
-		clauses := analyse(r.When)
+		clauses := r.clauses
 		var compiled [][]int
 		for _, c := range clauses {
 			ids := make([]int, 0, len(c))

@@ -15,7 +15,6 @@ import (
 
 var (
 	listNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	hexHashRe  = regexp.MustCompile(`^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$`)
 )
 
 // parseLists reads `lists:`: each entry is an inline sequence or {file: PATH},
@@ -91,10 +90,26 @@ func (l *loader) listSet(name string, values []listValue) Set {
 // fileHashes() returns lower-case; other values are kept as written.
 func normalizeListValue(v string) string {
 	v = strings.TrimSpace(v)
-	if hexHashRe.MatchString(v) {
+	if isHexHash(v) {
 		return strings.ToLower(v)
 	}
 	return v
+}
+
+// isHexHash reports whether v is an MD5, SHA-1 or SHA-256 in hex: 32, 40 or
+// 64 hex digits. (A loop, not a regular expression: lists of thousands of
+// hashes are normalised at every load.)
+func isHexHash(v string) bool {
+	if len(v) != 32 && len(v) != 40 && len(v) != 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loader) listFile(src *source, name string, m *yaml.Node) []listValue {

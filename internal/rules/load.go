@@ -158,8 +158,9 @@ func (l *loader) finish() (*RuleSet, error) {
 	rs := &RuleSet{lists: l.lists, files: l.files, registry: l.reg, fields: c.fields}
 	byID := map[string]Pos{}
 	byOrder := map[int]*rawRule{}
-	for _, raw := range l.raws {
-		r := l.compileRule(c, raw)
+	for i, done := range l.compileAll(c, l.raws) {
+		raw, r := l.raws[i], done.rule
+		l.errs = append(l.errs, done.errs...)
 		if raw.id != "" {
 			if at, dup := byID[raw.id]; dup {
 				l.errorAt(raw.src.at(raw.idNode), "rule id %q is already used at %s", raw.id, at)

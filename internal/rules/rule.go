@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 
@@ -30,7 +31,7 @@ func (l *loader) compileRule(c *compiler, raw *rawRule) *Rule {
 		info:        &RuleInfo{ID: raw.id, Description: raw.description},
 	}
 	if raw.whenNode != nil {
-		prog, errs := c.compile(raw.when, true)
+		prog, errs := c.compile(raw.when, true, func(n ast.Node) { r.clauses = analyseTree(n) })
 		for _, e := range errs {
 			l.errorAt(raw.src.within(raw.whenNode, e.off), "%s", e.msg)
 		}
@@ -186,7 +187,7 @@ func (l *loader) compileTemplate(c *compiler, src *source, spec actions.Spec, p 
 			t.segs = append(t.segs, segment{text: part.text})
 			continue
 		}
-		prog, errs := c.compile(part.text, false)
+		prog, errs := c.compile(part.text, false, nil)
 		for _, e := range errs {
 			l.errorAt(src.within(n, part.off+e.off), "%s: %s: %s", spec.Name, p.Name, e.msg)
 			failed = true

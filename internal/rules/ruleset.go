@@ -66,6 +66,10 @@ type Rule struct {
 	info        *RuleInfo
 	cond        *vm.Program
 	actions     []*ruleAction
+	clauses     []clause // the prefilter's analysis of When
+	termsOnce   sync.Once
+	terms       []*term // compiled by termsOf, for explain and coverage
+	termOp      string
 }
 
 // On returns the change types the rule runs on.
