@@ -93,7 +93,7 @@ func TestReplayFollowsTheWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := []struct {
-		name     string
+		name      string
 		got, want any
 	}{
 		{"events", rep.Events, 7},
