@@ -12,12 +12,25 @@ import (
 
 func newTestCmd(s stdio) *cobra.Command {
 	var dir, filter string
-	var verbose bool
+	var verbose, coverage bool
+	var minCoverage float64
 	cmd := &cobra.Command{
 		Use:   "test [TESTDIR]",
 		Short: "Run rule tests (*_test.yaml); exit 1 on any failure",
 		Long: `Run the rule tests found in TESTDIR (default: the rules directory): every
-*_test.yaml file, each a list of cases with an event and the expected plan.`,
+*_test.yaml file, each a list of cases with an event and the expected plan.
+
+--coverage then lists what the cases did not exercise: the enabled rules whose
+condition no case evaluated (a case that skips a rule, disabled, expired, not on
+its change type or after a stop, does not count), and the terms of each
+condition (the operands of its top-level && or ||, as eval --explain shows
+them) that no case made true, or none made false. A term counts only in the
+cases that reach it (not after the term that decided its chain).
+
+--min-coverage P (implies --coverage) exits 1 when the coverage is below P
+percent, the coverage being 100 x (terms made true by one case and false by
+another) / (terms of the enabled rules, literal true and false terms left
+out); 100 with no terms. Otherwise coverage never changes the exit status.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rs, err := loadRules(dir)
@@ -63,14 +76,29 @@ func newTestCmd(s stdio) *cobra.Command {
 			}
 			if failed > 0 {
 				fmt.Fprintf(s.out, "FAIL  %d of %d rule tests failed\n", failed, len(run))
+			} else {
+				fmt.Fprintf(s.out, "ok    %d rule tests passed\n", len(run))
+			}
+			var below error
+			if coverage || cmd.Flags().Changed("min-coverage") {
+				cov := ruletest.Measure(rs, run)
+				if err := cov.WriteText(s.out); err != nil {
+					return err
+				}
+				if cmd.Flags().Changed("min-coverage") && cov.Percent() < minCoverage {
+					below = &exitError{code: 1, err: fmt.Errorf("coverage %.1f%% is below --min-coverage %g%%", cov.Percent(), minCoverage)}
+				}
+			}
+			if failed > 0 {
 				return &exitError{code: 1}
 			}
-			fmt.Fprintf(s.out, "ok    %d rule tests passed\n", len(run))
-			return nil
+			return below
 		},
 	}
 	cmd.Flags().StringVar(&dir, "rules", "rules", "rules directory")
 	cmd.Flags().StringVar(&filter, "run", "", "run only the cases whose name matches this regular expression")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every case")
+	cmd.Flags().BoolVar(&coverage, "coverage", false, "after the tests, list the rules and condition terms no case exercised")
+	cmd.Flags().Float64Var(&minCoverage, "min-coverage", 0, "exit 1 when the term coverage is below this percent (implies --coverage)")
 	return cmd
 }

@@ -121,3 +121,14 @@ func (rs *RuleSet) explainTerms(r *Rule, m *vm.VM, env *Env) (string, []TermValu
 	}
 	return join, out
 }
+
+// Terms returns the sources of a rule's condition terms, as Explain reports
+// them.
+func (rs *RuleSet) Terms(r *Rule) []string {
+	terms, _ := rs.termsOf(r)
+	out := make([]string, len(terms))
+	for i, t := range terms {
+		out[i] = t.src
+	}
+	return out
+}
