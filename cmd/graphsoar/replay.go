@@ -51,6 +51,7 @@ PLANNED being {"rule", "type", "params"}.`,
 			if eventsPath == "" && natsURL == "" {
 				return &exitError{code: 2, err: fmt.Errorf("--events FILE (or -) or --nats-url is required")}
 			}
+			defer batchGC()()
 			opts := replay.Options{}
 			var err error
 			if opts.Rules, err = loadRules(dir); err != nil {
