@@ -16,8 +16,7 @@ import (
 // from its GRAPHSOAR_* variable), overrides the configuration file.
 type commonFlags struct {
 	configFile  string
-	natsURL     string
-	natsCreds   string
+	nats        natsFlags
 	dataDir     string
 	embedListen string
 	stream      string
@@ -40,8 +39,7 @@ type commonFlags struct {
 
 func (f *commonFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.configFile, "config", "", "configuration file (YAML; ${VAR} is expanded)")
-	fs.StringVar(&f.natsURL, "nats-url", "", "NATS servers; empty starts an embedded NATS server with JetStream")
-	fs.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file")
+	f.nats.register(fs, "", "NATS servers (comma-separated); empty starts an embedded NATS server with JetStream")
 	fs.StringVar(&f.dataDir, "data-dir", "data/nats", "JetStream storage of the embedded NATS server")
 	fs.StringVar(&f.embedListen, "embedded-listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	fs.StringVar(&f.stream, "stream", "INCIDENTS", "JetStream stream of incident events")
@@ -77,8 +75,7 @@ func (f *commonFlags) load(cmd *cobra.Command, getenv func(string) string) (conf
 			apply()
 		}
 	}
-	set("nats-url", func() { cfg.NATS.URL = f.natsURL })
-	set("nats-creds", func() { cfg.NATS.Creds = f.natsCreds })
+	f.nats.apply(cmd.Flags(), &cfg.NATS)
 	set("data-dir", func() { cfg.NATS.DataDir = f.dataDir })
 	set("stream", func() { cfg.NATS.Stream = f.stream })
 	set("subject", func() { cfg.NATS.Subject = f.subject })

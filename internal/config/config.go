@@ -39,11 +39,21 @@ type NATS struct {
 	// URL of the NATS servers; empty starts an embedded server with JetStream
 	// storing in DataDir.
 	URL string `yaml:"url"`
-	// Creds is a NATS credentials file.
-	Creds   string `yaml:"creds"`
-	DataDir string `yaml:"dataDir"`
-	Stream  string `yaml:"stream"`
-	Subject string `yaml:"subject"`
+	// Creds is a NATS credentials file (a user JWT and its seed).
+	Creds string `yaml:"creds"`
+	// NkeySeedFile is a file holding an nkey user seed.
+	NkeySeedFile string `yaml:"nkeySeedFile"`
+	// User and its password (Password, or the first line of PasswordFile);
+	// write password as ${VARIABLE} to keep it out of the file.
+	User         string        `yaml:"user"`
+	Password     broker.Secret `yaml:"password"`
+	PasswordFile string        `yaml:"passwordFile"`
+	// TLS verifies the servers with CA and presents Cert and Key to servers
+	// that verify clients.
+	TLS     NATSTLS `yaml:"tls"`
+	DataDir string  `yaml:"dataDir"`
+	Stream  string  `yaml:"stream"`
+	Subject string  `yaml:"subject"`
 	// Partitions spread incidents over consumers that replicas share; fixed
 	// for the stream's life.
 	Partitions int    `yaml:"partitions"`
@@ -173,7 +183,9 @@ func decodeStrict(doc *yaml.Node, out *Config) error {
 	return doc.Decode(out)
 }
 
-// Validate checks the configuration.
+// Validate checks the configuration: the NATS credentials and TLS files
+// (readable, complete), the Graph and Defender URLs (https whenever a tenant
+// credential is real), and the tuning values. Its errors never hold a secret.
 func (c Config) Validate() error {
 	if err := c.Topology().Validate(); err != nil {
 		return fmt.Errorf("nats: %w", err)
@@ -181,11 +193,17 @@ func (c Config) Validate() error {
 	if c.NATS.URL == "" && c.NATS.DataDir == "" {
 		return errors.New("nats: without a url, a data directory is needed for the embedded server")
 	}
+	if err := c.NATS.validateAuth(); err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
 	if c.Rules == "" {
 		return errors.New("rules: directory missing")
 	}
 	if err := c.GraphConfig().Validate(); err != nil {
 		return fmt.Errorf("graph: %w", err)
+	}
+	if err := c.GraphConfig().CheckTransport(); err != nil {
+		return err
 	}
 	switch {
 	case c.Worker.Concurrency < 1:

@@ -61,6 +61,11 @@ func (e *Error) Error() string {
 		if e.Message != "" {
 			b.WriteString(": " + e.Message)
 		}
+		if e.Status < 400 && e.Code == "" && e.Message == "" && e.Err != nil {
+			// A success status with an unreadable answer (a body over the
+			// limit): the cause is the news.
+			b.WriteString(": " + e.Err.Error())
+		}
 	case e.Err != nil:
 		b.WriteString(e.Err.Error())
 	default:

@@ -204,9 +204,13 @@ func (c *Client) defenderRequest(ctx context.Context, t *tenantClient, method st
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	b, rerr := io.ReadAll(resp.Body) // bounded by the transport (limitBody)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if errors.Is(rerr, errBodyTooLarge) {
+		// A read fails (ErrInvalid); a write was applied (see Client.run).
+		return nil, rerr
 	}
 	if rerr != nil {
 		// The call was made; its answer is partly lost. The caller decides

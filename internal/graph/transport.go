@@ -47,13 +47,18 @@ func (recorder) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Res
 
 // recordAttempt sends req with send and notes in the request's record that
 // it left and what came back: status, request id, Retry-After, and the start
-// of an error response's body (which stays readable for the caller).
+// of an error response's body (which stays readable for the caller). The
+// response body is read through a limit of maxResponseBody bytes (see
+// limitBody).
 func recordAttempt(req *http.Request, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	rec, _ := req.Context().Value(recordKey{}).(*record)
 	if rec != nil {
 		rec.sent = true
 	}
 	resp, err := send(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = limitBody(resp.Body, resp.ContentLength, maxResponseBody)
+	}
 	if rec != nil && resp != nil {
 		rec.status = resp.StatusCode
 		rec.requestID = resp.Header.Get("request-id")
