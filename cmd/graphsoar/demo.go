@@ -16,6 +16,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
+	"github.com/graphsoar/graphsoar/internal/replica"
 	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
 	"github.com/graphsoar/graphsoar/internal/worker"
@@ -73,16 +74,16 @@ with graphsoar publish or the NATS CLI.`,
 }
 
 // demoRules loads the rules of dir, or the embedded starter rules.
-func demoRules(dir string, log *slog.Logger, m *telemetry.Metrics) (worker.RuleSource, *worker.Reloader, string, error) {
+func demoRules(dir string, log *slog.Logger, m *telemetry.Metrics) (worker.RuleSource, *rules.Reloader, string, error) {
 	reg := actions.Builtin()
 	if dir == "" {
 		rs, err := rules.LoadFS(starter.FS(), ".", "rules", reg)
 		if err != nil {
 			return nil, nil, "", err
 		}
-		return worker.StaticRules{RS: rs}, nil, "the starter rules built into graphsoar", nil
+		return rules.Static{RS: rs}, nil, "the starter rules built into graphsoar", nil
 	}
-	r, err := worker.NewReloader(dir, reg, log, m)
+	r, err := rules.NewReloader(dir, reg, log, m.ObserveRules)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -135,7 +136,7 @@ func runDemo(ctx context.Context, o demoOptions, s stdio) error {
 	if err != nil {
 		return err
 	}
-	if sv.graph, err = graphClient(cfg, sv); err != nil {
+	if sv.graph, err = graphClient(cfg, sv, ""); err != nil {
 		return err
 	}
 
@@ -150,9 +151,9 @@ func runDemo(ctx context.Context, o demoOptions, s stdio) error {
 	rep.reg = source.Current().Registry()
 	rep.blockWith = sv.graph.BlockWith()
 
-	w, err := worker.New(worker.Options{
+	w, err := replica.New(replica.Options{
 		JS: sv.js, Topology: topo, Buckets: buckets, Rules: source, Graph: sv.graph, Log: log, Metrics: sv.metrics,
-		ID: "demo", Concurrency: 8, OnSettled: rep.settledHook(),
+		ID: "demo", Concurrency: 8, Create: true, OnSettled: rep.settledHook(),
 	})
 	if err != nil {
 		return err
@@ -207,7 +208,7 @@ func demoConfig(dir, graphURL, listen string) config.Config {
 }
 
 // waitReady polls the worker until it consumes its partitions.
-func waitReady(ctx context.Context, w *worker.Worker, limit time.Duration) error {
+func waitReady(ctx context.Context, w interface{ Ready(context.Context) error }, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		err := w.Ready(ctx)

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
@@ -29,7 +30,7 @@ type demoReporter struct {
 	fake      *graphfake.Server
 	nc        *nats.Conn // the worker's connection: Flush makes its audit publishes arrive
 	audits    <-chan *nats.Msg
-	settled   chan worker.Settlement
+	settled   chan consume.Settlement
 	reg       *actions.Registry // tells PATCH actions from the others
 	blockWith graph.BlockBackend
 	byEvent   map[string][]worker.AuditEvent
@@ -37,14 +38,14 @@ type demoReporter struct {
 }
 
 func newDemoReporter(out io.Writer, fake *graphfake.Server, nc *nats.Conn) *demoReporter {
-	return &demoReporter{out: out, fake: fake, nc: nc, settled: make(chan worker.Settlement, 1024),
+	return &demoReporter{out: out, fake: fake, nc: nc, settled: make(chan consume.Settlement, 1024),
 		byEvent: map[string][]worker.AuditEvent{}}
 }
 
 // settledHook is the worker's OnSettled: it must not block, so a settlement
 // that finds the buffer full is only not shown.
-func (r *demoReporter) settledHook() func(worker.Settlement) {
-	return func(s worker.Settlement) {
+func (r *demoReporter) settledHook() func(consume.Settlement) {
+	return func(s consume.Settlement) {
 		select {
 		case r.settled <- s:
 		default:
@@ -179,7 +180,7 @@ func (r *demoReporter) collectAudits() {
 }
 
 // report prints the rules, writes and outcome of one settled event.
-func (r *demoReporter) report(s worker.Settlement, other bool) {
+func (r *demoReporter) report(s consume.Settlement, other bool) {
 	r.collectAudits()
 	if other {
 		r.printf("  (meanwhile event %s of incident %s settled: %s)\n", orNone(s.EventID), orNone(s.Incident), s.Outcome)

@@ -61,7 +61,7 @@ events were acknowledged. --once makes one pass over every tenant and exits:
 			if err := connect(cfg, f.embedListen, "graphsoar-poll", sv); err != nil {
 				return err
 			}
-			if sv.graph, err = graphClient(cfg, sv); err != nil {
+			if sv.graph, err = graphClient(cfg, sv, ""); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("graph: %w", err)}
 			}
 			if err := serve(cfg, sv, nil); err != nil {
@@ -77,7 +77,13 @@ events were acknowledged. --once makes one pass over every tenant and exits:
 				return err
 			}
 			if once {
-				if err := p.Pass(ctx); err != nil {
+				err := p.Pass(ctx)
+				// The next producer (or poll --once) must not wait out our
+				// leases.
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				p.Release(rctx)
+				cancel()
+				if err != nil {
 					return &exitError{code: 1, err: err}
 				}
 				return nil
@@ -116,7 +122,7 @@ func newPoller(ctx context.Context, cfg config.Config, sv *services, id string) 
 	}
 	return poller.New(poller.Options{
 		JS: sv.js, Graph: sv.graph, Tenants: tenants, Subject: strings.TrimSuffix(cfg.NATS.Subject, ".>"),
-		State: state, Coord: coord, ID: id, Interval: cfg.Poll.Interval, Since: cfg.Poll.Since,
+		State: state, Coord: coord, ID: id, LeaseTTL: topo.LeaseTTL, Interval: cfg.Poll.Interval, Since: cfg.Poll.Since,
 		PageSize: cfg.Poll.PageSize, Log: sv.log.With("component", "poll"), Metrics: sv.metrics,
 	})
 }

@@ -2,33 +2,26 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
+	"github.com/graphsoar/graphsoar/internal/natstest"
 )
 
 const fixtureTenant = "3f2c1a9e-7b44-4d6a-9c1e-5a8b2f0d4e71"
 
 func natsServer(t *testing.T) string {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv.ClientURL()
+	return natstest.Start(t).URL()
 }
 
 func seededEmulator(t *testing.T, names ...string) (*graphfake.Server, string) {
@@ -58,6 +51,48 @@ func streamCount(t *testing.T, url string) uint64 {
 	}
 	info, _ := s.Info(context.Background())
 	return info.State.Msgs
+}
+
+// TestPollOnceThreeTimesWithChanges: poll --once, run three times in a row
+// with a change made in Graph before each, publishes exactly the changes:
+// each run releases its leases, so the next one polls at once.
+func TestPollOnceThreeTimesWithChanges(t *testing.T) {
+	t.Parallel()
+	url := natsServer(t)
+	fake, root := seededEmulator(t, "ransomware-created.json", "redteam-created.json")
+	args := []string{"poll", "--once", "--nats-url", url, "--graph-url", root, "--auth", "none",
+		"--tenant", fixtureTenant, "--since", "2026-11-01T00:00:00Z"}
+	var inc map[string]any
+	if err := json.Unmarshal(fixtures.Read("ransomware-created.json"), &inc); err != nil {
+		t.Fatal(err)
+	}
+	data := inc["data"].(map[string]any)
+	want := uint64(0)
+	for run := range 3 {
+		// A change in Graph: a newer version of incident 4211 (the first
+		// run sees both incidents).
+		data["lastUpdateDateTime"] = time.Date(2026, 11, 20, 12, run, 0, 0, time.UTC).Format(time.RFC3339)
+		data["severity"] = []string{"medium", "high", "low"}[run]
+		b, _ := json.Marshal(data)
+		if err := fake.Seed(b); err != nil {
+			t.Fatal(err)
+		}
+		want += 1
+		if run == 0 {
+			want++ // 4212 too
+		}
+		// Each run is another process: another producer id.
+		r := cli(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text"}, "", append(args, "--id", fmt.Sprintf("once-%d", run))...)
+		if r.code != 0 {
+			t.Fatalf("run %d: exit %d: %s", run+1, r.code, r.err)
+		}
+		if got := streamCount(t, url); got != want {
+			t.Fatalf("after run %d: %d events in the stream, want %d (each run publishes exactly the changes)\n%s", run+1, got, want, r.err)
+		}
+		if strings.Contains(r.err, "tenant skipped") {
+			t.Errorf("run %d skipped the tenant: the previous run's lease was not released\n%s", run+1, r.err)
+		}
+	}
 }
 
 func TestPollOnce(t *testing.T) {

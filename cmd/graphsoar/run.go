@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,9 +23,9 @@ import (
 	"github.com/graphsoar/graphsoar/internal/config"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/poller"
+	"github.com/graphsoar/graphsoar/internal/replica"
 	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
-	"github.com/graphsoar/graphsoar/internal/worker"
 )
 
 func newRunCmd(getenv func(string) string, s stdio) *cobra.Command {
@@ -114,7 +116,9 @@ func connect(cfg config.Config, embedListen, name string, sv *services) error {
 		url = emb.URL()
 		sv.log.Info("embedded NATS server with JetStream", "url", url, "store", cfg.NATS.DataDir)
 	}
-	var opts []nats.Option
+	// A replica started before its NATS servers waits for them (not ready
+	// meanwhile) instead of exiting.
+	opts := []nats.Option{nats.RetryOnFailedConnect(true)}
 	if cfg.NATS.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NATS.Creds))
 	}
@@ -146,10 +150,11 @@ func (sv *services) close() {
 	}
 }
 
-// graphClient builds the Graph client, reporting requests to the metrics.
-func graphClient(cfg config.Config, sv *services) (*graph.Client, error) {
+// graphClient builds the Graph client, reporting requests to the metrics;
+// id, when set, names the replica in the User-Agent of its requests.
+func graphClient(cfg config.Config, sv *services, id string) (*graph.Client, error) {
 	m := sv.metrics
-	return graph.New(cfg.GraphConfig(), graph.WithLogger(sv.log), graph.WithObserver(func(e graph.RequestEvent) {
+	return graph.New(cfg.GraphConfig(), graph.WithLogger(sv.log), graph.WithUserAgent(id), graph.WithObserver(func(e graph.RequestEvent) {
 		m.GraphRequests.WithLabelValues(e.Op, strconv.Itoa(e.Status)).Inc()
 		m.GraphLatency.WithLabelValues(e.Op).Observe(e.Duration.Seconds())
 		if e.Attempt > 1 {
@@ -168,7 +173,7 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 	if w := cfg.GraphConfig().LegacyWarning(); w != "" {
 		log.Warn(w)
 	}
-	reloader, err := worker.NewReloader(cfg.Rules, actions.Builtin(), log, sv.metrics)
+	reloader, err := rules.NewReloader(cfg.Rules, actions.Builtin(), log, sv.metrics.ObserveRules)
 	if err != nil {
 		var le *rules.LoadError
 		if errors.As(err, &le) {
@@ -176,27 +181,43 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 		}
 		return err
 	}
-	if err := connect(cfg, embedListen, "graphsoar-worker", sv); err != nil {
-		return err
-	}
-	topo := cfg.Topology()
-	buckets, err := prepare(ctx, sv.js, topo, cfg.NATS.Create)
-	if err != nil {
-		return err
-	}
-	if sv.graph, err = graphClient(cfg, sv); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("graph: %w", err)}
-	}
 	wid := cfg.Worker.ID
 	if wid == "" {
 		host, _ := os.Hostname()
 		wid = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	if sv.graph, err = graphClient(cfg, sv, wid); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("graph: %w", err)}
+	}
+	// Health first: /healthz answers while NATS is still out of reach, and
+	// /readyz says why the replica is not ready yet.
+	var rep atomic.Pointer[replica.Replica]
+	if err := serve(cfg, sv, func(ctx context.Context) error {
+		r := rep.Load()
+		if r == nil {
+			return errors.New("starting: waiting for NATS and the stream")
+		}
+		return r.Ready(ctx)
+	}); err != nil {
+		return err
+	}
+	if err := connect(cfg, embedListen, "graphsoar-worker", sv); err != nil {
+		return err
+	}
+	topo := cfg.Topology()
+	buckets, err := prepareWithRetry(ctx, sv, topo, cfg.NATS.Create)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	refresh := cfg.Worker.Refresh
-	w, err := worker.New(worker.Options{
+	r, err := replica.New(replica.Options{
 		JS: sv.js, Topology: topo, Buckets: buckets, Rules: reloader, Graph: sv.graph, Log: log, Metrics: sv.metrics,
 		ID: wid, Identity: cfg.Worker.Identity, Concurrency: cfg.Worker.Concurrency, DryRun: cfg.Worker.DryRun, Refresh: &refresh,
 		ActionBudget: cfg.Worker.ActionBudget, EventTimeout: cfg.Worker.EventTimeout, DrainTimeout: cfg.Worker.DrainTimeout,
+		RetryBudget: cfg.Worker.RetryBudget, Create: cfg.NATS.Create,
 	})
 	if err != nil {
 		return err
@@ -209,9 +230,7 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 			return err
 		}
 	}
-	if err := serve(cfg, sv, w.Ready); err != nil {
-		return err
-	}
+	rep.Store(r)
 
 	waitWatch, err := reloader.Watch(ctx)
 	if err != nil {
@@ -221,7 +240,11 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	var side sync.WaitGroup
+	defer side.Wait()
+	side.Add(1)
 	go func() {
+		defer side.Done()
 		for {
 			select {
 			case <-ctx.Done():
@@ -231,22 +254,45 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 			}
 		}
 	}()
-
-	var pollDone chan error
 	if producer != nil {
-		pollDone = make(chan error, 1)
-		go func() { pollDone <- producer.Run(ctx) }()
+		side.Add(1)
+		go func() {
+			defer side.Done()
+			if err := producer.Run(ctx); err != nil {
+				log.Warn("producer stopped", "err", err)
+			}
+		}()
 	}
-	if err := w.Run(ctx); err != nil {
-		// The drain ran out of time: the events left are redelivered.
-		log.Warn("drain incomplete", "err", err)
-	}
-	if pollDone != nil {
-		if err := <-pollDone; err != nil {
-			log.Warn("producer stopped", "err", err)
+	return r.Run(ctx)
+}
+
+// prepareWithRetry creates (or checks) the topology, trying again with
+// backoff while NATS or JetStream is not there yet (a replica started before
+// its NATS cluster, two replicas creating one R3 stream at once), until ctx
+// ends. A topology that exists but does not fit (creation off) is fatal.
+func prepareWithRetry(ctx context.Context, sv *services, topo broker.Topology, create bool) (broker.Buckets, error) {
+	wait := 250 * time.Millisecond
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		b, err := prepare(pctx, sv.js, topo, create)
+		cancel()
+		if err == nil {
+			return b, nil
 		}
+		if ctx.Err() != nil {
+			return broker.Buckets{}, ctx.Err()
+		}
+		if errors.Is(err, broker.ErrTopologyMismatch) {
+			return broker.Buckets{}, err
+		}
+		sv.log.Warn("NATS or the stream is not ready; trying again", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return broker.Buckets{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 10*time.Second)
 	}
-	return nil
 }
 
 // prepare creates (or checks) the stream, consumers, side streams and buckets.

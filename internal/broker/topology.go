@@ -14,12 +14,14 @@ import (
 //
 // Partitioning: when Partitions > 1 and Subject has the form "PREFIX.>", the
 // incident stream maps every "PREFIX.<tenant>.<incident>" subject to
-// "<PartitionPrefix>.<p>.<tenant>.<incident>", where p is a hash of tenant and
-// incident (a stream subject transform, so the server computes it). Each
+// "<PartitionPrefix>.<p>.<tenant>.<incident>", where p is a hash of the
+// tenant (a stream subject transform, so the server computes it). Each
 // partition has its own durable pull consumer, owned by one worker replica at
-// a time: all events of one incident go through one consumer, in order.
-// Messages on other subjects under PREFIX keep their subject and are consumed
-// by an extra consumer, so none is left behind.
+// a time: all events of one tenant go through one consumer, so one replica at
+// a time writes for a tenant (its in-process rate limiter is the tenant's
+// whole budget) and an incident's events stay in order. Messages on other
+// subjects under PREFIX keep their subject and are consumed by an extra
+// consumer, so none is left behind.
 type Topology struct {
 	Stream          string        // INCIDENTS
 	Subject         string        // security.incidents.>
@@ -30,8 +32,11 @@ type Topology struct {
 	MaxAge          time.Duration // 0 keeps events until limits are hit
 	Replicas        int           // stream replicas in a cluster
 	AckWait         time.Duration
-	MaxDeliver      int // deliveries before the worker dead-letters; the consumer has no limit
-	MaxAckPending   int // per partition consumer
+	// MaxDeliver bounds the deliveries of one event that never reached a
+	// verdict (crash loops, ack timeouts) before the worker dead-letters it;
+	// the consumer itself has no limit, and retries are bounded in time.
+	MaxDeliver    int
+	MaxAckPending int // per partition consumer
 
 	DLQStream   string // GRAPHSOAR_DLQ over graphsoar.dlq.>
 	AuditStream string // GRAPHSOAR_AUDIT over graphsoar.audit.>
@@ -52,12 +57,12 @@ func DefaultTopology() Topology {
 		Stream: "INCIDENTS", Subject: "security.incidents.>", Partitions: 8,
 		PartitionPrefix: "graphsoar.incidents", Consumer: "graphsoar",
 		DuplicateWindow: 2 * time.Minute, MaxAge: 7 * 24 * time.Hour, Replicas: 1,
-		AckWait: 60 * time.Second, MaxDeliver: 10, MaxAckPending: 1000,
+		AckWait: 10 * time.Second, MaxDeliver: 100, MaxAckPending: 1000,
 		DLQStream: "GRAPHSOAR_DLQ", AuditStream: "GRAPHSOAR_AUDIT",
 		AuditMaxAge: 7 * 24 * time.Hour, DLQMaxAge: 30 * 24 * time.Hour,
 		StateBucket: "graphsoar-state", StateTTL: 90 * 24 * time.Hour,
 		EffectsBucket: "graphsoar-effects", EffectsTTL: 365 * 24 * time.Hour,
-		CoordBucket: "graphsoar-coord", LeaseTTL: 15 * time.Second,
+		CoordBucket: "graphsoar-coord", LeaseTTL: 6 * time.Second,
 	}
 }
 
@@ -72,6 +77,8 @@ func (t Topology) Validate() error {
 		return errors.New("maxDeliver must be at least 2")
 	case t.AckWait < time.Second:
 		return errors.New("ackWait must be at least 1s")
+	case t.LeaseTTL < 3*time.Second:
+		return errors.New("the lease TTL must be at least 3s")
 	}
 	return nil
 }
@@ -129,7 +136,7 @@ func (t Topology) StreamConfig() jetstream.StreamConfig {
 	if prefix, ok := t.partitioned(); ok {
 		cfg.SubjectTransform = &jetstream.SubjectTransformConfig{
 			Source:      prefix + ".*.*",
-			Destination: fmt.Sprintf("%s.{{partition(%d,1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}", t.PartitionPrefix, t.Partitions),
+			Destination: fmt.Sprintf("%s.{{partition(%d,1)}}.{{wildcard(1)}}.{{wildcard(2)}}", t.PartitionPrefix, t.Partitions),
 		}
 	}
 	return cfg
@@ -153,6 +160,10 @@ func (t Topology) ConsumerConfig(partition string) jetstream.ConsumerConfig {
 	}
 }
 
+// ErrTopologyMismatch: the stream exists but does not fit the topology, and
+// graphsoar may not change it. Trying again does not help.
+var ErrTopologyMismatch = errors.New("topology mismatch")
+
 // EnsureStream creates the incident stream, or updates it to this topology,
 // when create is set; otherwise it checks that the stream exists and covers
 // the subject (and partitions, when partitioned).
@@ -173,8 +184,8 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, t Topology, creat
 		return fmt.Errorf("stream %s: %w", t.Stream, err)
 	}
 	if want.SubjectTransform != nil && (info.Config.SubjectTransform == nil || *info.Config.SubjectTransform != *want.SubjectTransform) {
-		return fmt.Errorf("stream %s has no subject transform %s -> %s: the worker cannot partition it (use partitions 1, or let it update the stream)",
-			t.Stream, want.SubjectTransform.Source, want.SubjectTransform.Destination)
+		return fmt.Errorf("stream %s has no subject transform %s -> %s: the worker cannot partition it (use partitions 1, or let it update the stream): %w",
+			t.Stream, want.SubjectTransform.Source, want.SubjectTransform.Destination, ErrTopologyMismatch)
 	}
 	return nil
 }

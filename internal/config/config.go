@@ -80,6 +80,9 @@ type Worker struct {
 	ActionBudget int           `yaml:"actionBudget"`
 	Refresh      bool          `yaml:"refreshBeforeWrite"`
 	EventTimeout time.Duration `yaml:"eventTimeout"`
+	// RetryBudget is how long an event may keep failing (429s, outages)
+	// before it is dead-lettered, counted from its first failure. Default 6h.
+	RetryBudget  time.Duration `yaml:"retryBudget"`
 	DrainTimeout time.Duration `yaml:"drainTimeout"`
 }
 
@@ -110,11 +113,12 @@ func Default() Config {
 			DataDir: "data/nats", Stream: t.Stream, Subject: t.Subject, Partitions: t.Partitions, Consumer: t.Consumer,
 			Create: true, Replicas: 1, AckWait: t.AckWait, MaxDeliver: t.MaxDeliver, MaxAge: t.MaxAge,
 		},
-		Rules:  "rules",
-		Graph:  graph.Config{Root: graph.DefaultRoot},
-		Worker: Worker{Concurrency: 32, ActionBudget: 20, Refresh: true, EventTimeout: 2 * time.Minute, DrainTimeout: 30 * time.Second},
-		Poll:   Poll{Interval: 30 * time.Second, PageSize: 50, Bucket: "graphsoar-poll"},
-		Log:    Log{Level: "info", Format: "json"},
+		Rules: "rules",
+		Graph: graph.Config{Root: graph.DefaultRoot},
+		Worker: Worker{Concurrency: 32, ActionBudget: 20, Refresh: true, EventTimeout: 2 * time.Minute, DrainTimeout: 30 * time.Second,
+			RetryBudget: 6 * time.Hour},
+		Poll: Poll{Interval: 30 * time.Second, PageSize: 50, Bucket: "graphsoar-poll"},
+		Log:  Log{Level: "info", Format: "json"},
 	}
 }
 

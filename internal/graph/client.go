@@ -97,7 +97,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		pairs = append(pairs, s, redacted)
 	}
 	c.redact = strings.NewReplacer(pairs...)
-	c.http = newHTTPClient(cfg.Timeout)
+	c.http = newHTTPClient(cfg.Timeout, c.userAgent())
 	c.defenderHTTP = newDefenderHTTPClient(cfg.Timeout)
 	for id := range cfg.Tenants {
 		if _, err := c.tenant(id); err != nil {
@@ -211,7 +211,7 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 		return Info{}, opError(k.op, k.tenant, ErrAuth, "%v", err)
 	}
 	for attempt := 1; ; attempt++ {
-		if err := t.wait(ctx, k.class); err != nil {
+		if err := t.wait(ctx, k.class, c.cfg.MaxRetryWait); err != nil {
 			var limited *Error
 			if errors.As(err, &limited) {
 				limited.Op, limited.Attempts = k.op, attempt-1

@@ -260,3 +260,7 @@ func NewError(op string, status int, sent bool, retryAfter time.Duration, cause 
 func opError(op, tenant string, kind error, format string, args ...any) *Error {
 	return &Error{Op: op, Tenant: tenant, kind: kind, Err: fmt.Errorf(format, args...)}
 }
+
+// RetryDelay is how long Graph asked to wait before trying again (0: not
+// said); the worker's verdict table reads it.
+func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }

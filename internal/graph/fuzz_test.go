@@ -125,7 +125,7 @@ func fuzzClient(t *testing.T, rt http.RoundTripper, now time.Time) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.http = &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(rt, middleware()...)}
+	c.http = &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(rt, middleware("")...)}
 	c.defenderHTTP = &http.Client{Transport: recordingTransport{next: rt}}
 	return c
 }

@@ -78,6 +78,10 @@ func (l *limiter) drainAt(now time.Time) {
 	}
 }
 
+// errPaused is the cause of a call made while Graph's Retry-After for the
+// tenant runs longer than the client waits in-process.
+var errPaused = errors.New("the tenant is throttled by Graph (Retry-After)")
+
 // errLimited is the cause of a call that the tenant's rate budget cannot fit
 // before the caller's deadline.
 var errLimited = errors.New("the tenant's rate limit allows no call before the deadline")
@@ -107,13 +111,19 @@ func (t *tenantClient) pause(until time.Time) {
 }
 
 // wait blocks until the tenant is not paused and its budget allows a call.
-func (t *tenantClient) wait(ctx context.Context, class limitClass) error {
+// A pause longer than maxPause is not waited out: the call fails at once as
+// a throttle with the time left, so that the event is retried later and
+// does not hold a worker slot meanwhile.
+func (t *tenantClient) wait(ctx context.Context, class limitClass, maxPause time.Duration) error {
 	for {
 		t.mu.Lock()
 		d := time.Until(t.pausedUntil)
 		t.mu.Unlock()
 		if d <= 0 {
 			break
+		}
+		if maxPause > 0 && d > maxPause {
+			return &Error{Tenant: t.id, kind: ErrThrottled, RetryAfter: d, Err: errPaused}
 		}
 		if err := sleep(ctx, d); err != nil {
 			return err

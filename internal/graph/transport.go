@@ -39,9 +39,16 @@ func withRecord(ctx context.Context, r *record) context.Context {
 
 // recorder is the outermost middleware: it notes that the request left and
 // what came back.
-type recorder struct{}
+type recorder struct {
+	// userAgent names this client first in User-Agent (the SDK appends
+	// its own product).
+	userAgent string
+}
 
-func (recorder) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+func (r recorder) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	if r.userAgent != "" {
+		req.Header.Set("User-Agent", r.userAgent)
+	}
 	return recordAttempt(req, func(req *http.Request) (*http.Response, error) { return p.Next(req, i) })
 }
 
@@ -86,9 +93,9 @@ func (t recordingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 // middleware is the chain of every request: the recorder, then the SDK's
 // defaults without its RetryHandler and with request compression off.
-func middleware() []khttp.Middleware {
+func middleware(userAgent string) []khttp.Middleware {
 	opts := msgraphcore.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: "1.89.0"}
-	chain := []khttp.Middleware{recorder{}}
+	chain := []khttp.Middleware{recorder{userAgent: userAgent}}
 	for _, m := range msgraphcore.GetDefaultMiddlewaresWithOptions(&opts) {
 		switch m.(type) {
 		case *khttp.RetryHandler:
@@ -109,9 +116,9 @@ func middleware() []khttp.Middleware {
 // bytes, and the handler allocated a new gzip writer (about 800 KB) for each.
 // Responses are still decompressed by the transport. The transport keeps
 // enough idle connections for a concurrent worker.
-func newHTTPClient(timeout time.Duration) *http.Client {
+func newHTTPClient(timeout time.Duration, userAgent string) *http.Client {
 	return &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(newTransport(), middleware()...),
+		Transport: khttp.NewCustomTransportWithParentTransport(newTransport(), middleware(userAgent)...),
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // the SDK's redirect middleware decides

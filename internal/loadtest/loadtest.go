@@ -23,11 +23,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
+	"github.com/graphsoar/graphsoar/internal/replica"
 	"github.com/graphsoar/graphsoar/internal/rules"
-	"github.com/graphsoar/graphsoar/internal/worker"
 )
 
 // Scenario is what the events ask of Graph.
@@ -331,10 +332,10 @@ func runWorker(ctx context.Context, js jetstream.JetStream, topo broker.Topology
 	var latencies []time.Duration
 	backlogDone, pacedDone := make(chan struct{}), make(chan struct{})
 	refresh := o.Refresh
-	w, err := worker.New(worker.Options{
-		JS: js, Topology: topo, Buckets: buckets, Rules: worker.StaticRules{RS: o.Rules}, Graph: client, Log: o.Log,
+	w, err := replica.New(replica.Options{
+		JS: js, Topology: topo, Buckets: buckets, Rules: rules.Static{RS: o.Rules}, Graph: client, Log: o.Log,
 		ID: "loadtest", Concurrency: o.Concurrency, Refresh: &refresh, ActionBudget: -1, Batch: o.Batch,
-		OnSettled: func(s worker.Settlement) {
+		OnSettled: func(s consume.Settlement) {
 			mu.Lock()
 			defer mu.Unlock()
 			settled++

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,6 +51,9 @@ type Options struct {
 	Coord jetstream.KeyValue
 	// ID names this producer in leases and event sources.
 	ID string
+	// LeaseTTL is the coordination bucket's TTL: how long a tenant's lease
+	// lasts without renewal. Default 6s.
+	LeaseTTL time.Duration
 	// Interval between passes. Default 30s.
 	Interval time.Duration
 	// Since is where a tenant without a watermark starts. Default: now minus
@@ -66,7 +70,9 @@ type Options struct {
 
 // Poller polls Graph and publishes incident events.
 type Poller struct {
-	o Options
+	o    Options
+	mu   sync.Mutex
+	held map[string]uint64 // tenant -> revision of the lease this producer holds
 }
 
 // New checks the options.
@@ -103,12 +109,20 @@ func New(o Options) (*Poller, error) {
 	if o.ID == "" {
 		o.ID = "graphsoar-poll"
 	}
-	return &Poller{o: o}, nil
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 6 * time.Second
+	}
+	return &Poller{o: o, held: map[string]uint64{}}, nil
 }
 
-// Run polls every interval until ctx ends. A tenant that fails is reported
-// and polled again next time; the others go on.
+// Run polls every interval until ctx ends, then releases its leases. A
+// tenant that fails is reported and polled again next time; the others go on.
 func (p *Poller) Run(ctx context.Context) error {
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		p.Release(rctx)
+	}()
 	t := time.NewTicker(p.o.Interval)
 	defer t.Stop()
 	for {
@@ -132,8 +146,14 @@ func (p *Poller) Pass(ctx context.Context) error {
 		n, err := p.pollTenant(ctx, tenant)
 		p.o.Metrics.PollDuration.WithLabelValues(tenant).Observe(time.Since(start).Seconds())
 		if err != nil {
+			var leased *leasedError
+			if errors.As(err, &leased) {
+				p.o.Log.Info("tenant skipped: another producer polls it", "tenant", tenant, "holder", leased.holder,
+					"until", leased.until.UTC().Format(time.RFC3339))
+				continue
+			}
 			if errors.Is(err, errLeased) {
-				p.o.Log.Debug("tenant polled by another producer", "tenant", tenant)
+				p.o.Log.Info("tenant skipped: another producer polls it", "tenant", tenant)
 				continue
 			}
 			if ctx.Err() != nil {
@@ -162,10 +182,22 @@ func versionKey(tenant, id string) string {
 }
 
 // pollTenant runs one pass for a tenant and returns the events published.
-func (p *Poller) pollTenant(ctx context.Context, tenant string) (int, error) {
-	if err := p.lease(ctx, tenant); err != nil {
+func (p *Poller) pollTenant(parent context.Context, tenant string) (int, error) {
+	leaseRev, err := p.lease(parent, tenant)
+	if err != nil {
 		return 0, err
 	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	stop := p.holdLease(ctx, cancel, tenant, leaseRev)
+	defer func() {
+		last := stop()
+		if ctx.Err() == nil || parent.Err() != nil {
+			p.mu.Lock()
+			p.held[tenant] = last
+			p.mu.Unlock()
+		}
+	}()
 	wm, rev, err := p.readWatermark(ctx, tenant)
 	if err != nil {
 		return 0, err

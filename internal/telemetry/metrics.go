@@ -28,12 +28,25 @@ type Metrics struct {
 	RuleReloads     *prometheus.CounterVec // result
 	RulesLoaded     prometheus.Gauge
 	BudgetExceeded  prometheus.Counter
+	ConsumeRestarts *prometheus.CounterVec // partition
+	AuditFailures   prometheus.Counter
 
 	PollIncidents *prometheus.CounterVec   // tenant
 	PollPublished *prometheus.CounterVec   // tenant
 	PollErrors    *prometheus.CounterVec   // tenant
 	PollDuration  *prometheus.HistogramVec // tenant
 	PollWatermark *prometheus.GaugeVec     // tenant
+}
+
+// ObserveRules records a rules load: whether it succeeded and the number
+// of rules active after it (rules.NewReloader's observer).
+func (m *Metrics) ObserveRules(ok bool, rules int) {
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.RuleReloads.WithLabelValues(result).Inc()
+	m.RulesLoaded.Set(float64(rules))
 }
 
 // NewMetrics creates and registers the collectors, with Go and process
@@ -76,6 +89,10 @@ func NewMetrics() *Metrics {
 			Help: "Rules in the active rule set."}),
 		BudgetExceeded: prometheus.NewCounter(prometheus.CounterOpts{Name: "graphsoar_action_budget_exceeded_total",
 			Help: "Events stopped by the per-incident action budget."}),
+		AuditFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "graphsoar_audit_failures_total",
+			Help: "Handlings whose audit records JetStream did not acknowledge (the event is tried again)."}),
+		ConsumeRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "graphsoar_consume_restarts_total",
+			Help: "Times a partition's consumption broke (consumer deleted, NATS restarted) and was recovered."}, []string{"partition"}),
 		PollIncidents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "graphsoar_poll_incidents_total",
 			Help: "Changed incidents the producer saw."}, []string{"tenant"}),
 		PollPublished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "graphsoar_poll_events_published_total",
@@ -89,7 +106,7 @@ func NewMetrics() *Metrics {
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.RuleMatches, m.RuleErrors, m.Actions, m.GraphRequests, m.GraphLatency,
 		m.GraphRetries, m.DeadLetters, m.EventLatency, m.ConsumerPending, m.AckPending, m.Partitions, m.InFlight, m.RuleReloads,
-		m.RulesLoaded, m.BudgetExceeded, m.PollIncidents, m.PollPublished, m.PollErrors, m.PollDuration, m.PollWatermark,
+		m.RulesLoaded, m.BudgetExceeded, m.ConsumeRestarts, m.AuditFailures, m.PollIncidents, m.PollPublished, m.PollErrors, m.PollDuration, m.PollWatermark,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

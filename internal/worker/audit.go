@@ -1,11 +1,14 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/consume"
 )
 
 // AuditEvent records the outcome of one planned action. It is published to
@@ -37,20 +40,34 @@ func AuditSubject(tenant, incidentID string) string {
 	return "graphsoar.audit." + broker.SubjectToken(tenant) + "." + broker.SubjectToken(incidentID)
 }
 
-// audit publishes audit events without waiting for JetStream (an audit
-// publish never holds up an event); failures are logged and counted.
-func (w *Worker) audit(events []AuditEvent) {
+// audit stores the audit records of one handling and waits for JetStream
+// to acknowledge them: an event is not acknowledged before its records are
+// stored, so none is lost silently. Each record has a message id (stream,
+// sequence, delivery, position), so a publish retried is stored once.
+func (w *Worker) audit(ctx context.Context, d *consume.Delivery, events []AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	msgs := make([]broker.Message, 0, len(events))
 	for i := range events {
 		e := &events[i]
 		e.Worker = w.opts.ID
 		b, err := json.Marshal(e)
 		if err != nil {
-			w.log.Error("audit event not encoded", "err", err)
-			continue
+			return fmt.Errorf("encode audit record: %w", err)
 		}
 		w.metrics.Actions.WithLabelValues(e.Action, e.Result).Inc()
-		if _, err := w.js.PublishAsync(AuditSubject(e.Tenant, e.Incident), b); err != nil {
-			w.log.Warn("audit event not published", "tenant", e.Tenant, "incident", e.Incident, "err", err)
-		}
+		msgs = append(msgs, broker.Message{Subject: AuditSubject(e.Tenant, e.Incident), Data: b,
+			MsgID: fmt.Sprintf("audit:%s:%d:%d:%d", d.Meta.Stream, d.Seq(), d.Meta.NumDelivered, i)})
 	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return w.opts.Audit.PublishAll(actx, msgs)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

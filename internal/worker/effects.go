@@ -7,26 +7,30 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/incident"
+	"github.com/graphsoar/graphsoar/internal/kv"
 )
 
 // effectRecord is the idempotency record of one non-idempotent write (a
-// comment, a security action), keyed by actions.Effect.Key.
+// comment, a block), keyed by actions.Effect.Key.
 //
-// The protocol: a writer creates the record as pending (with a lease) before
-// the write and marks it done after. A record found done means written. A
-// pending record whose lease has not expired is another writer at work: try
-// later. A pending record past its lease, or one marked unknown (the write
-// failed ambiguously), is checked against Graph before anything is written:
-// the comment on the incident, the security action by its clientContext. So a
-// crash between the Graph write and the ack never writes twice.
+// The protocol: a writer creates the record as pending before the write and
+// marks it done after. A record found done means written. A pending record
+// is another writer at work, unless that writer is known to be gone: it
+// claimed under an older epoch of the partition (the partition has had a new
+// owner since, so the writer was fenced), or its lease ran out. A record
+// left by a writer gone, or marked unknown (the write may have reached
+// Graph), is checked against Graph before anything is written: the comment
+// on the incident, the indicator by its value. So neither a crash nor an
+// ambiguous failure writes twice.
 type effectRecord struct {
 	State     string    `json:"state"` // pending, done, unknown
 	Owner     string    `json:"owner"`
+	Partition string    `json:"partition,omitempty"`
+	Epoch     uint64    `json:"epoch,omitempty"`
 	Until     time.Time `json:"until,omitzero"`
 	Action    string    `json:"action"`
 	Rule      string    `json:"rule"`
@@ -40,9 +44,29 @@ type effectRecord struct {
 
 // effectResult is the outcome of one effect.
 type effectResult struct {
-	result string // applied, duplicate, failed, pending
+	result string // applied, duplicate, failed, pending, released, skipped
 	info   graph.Info
 	err    error
+}
+
+var (
+	errDone   = errors.New("already written")
+	errBudget = errors.New("action budget exceeded")
+	// errBusy: another writer is at work on the same effect.
+	errBusy = errors.New("effect in progress elsewhere")
+)
+
+// auditResult is the audit label of a failed action: pending when the event
+// is tried again, released when another replica takes it, failed for good
+// otherwise (consume.Decide, the one table).
+func auditResult(err error) string {
+	switch consume.Decide("", err).Verdict {
+	case consume.Retry:
+		return "pending"
+	case consume.Release:
+		return "released"
+	}
+	return "failed"
 }
 
 // runEffect carries out one effect at most once.
@@ -52,7 +76,7 @@ func (w *Worker) runEffect(ctx context.Context, x *execution, eff actions.Effect
 		return effectResult{result: "duplicate"}
 	}
 	if !w.effectKeys.tryLock(eff.Key) {
-		return effectResult{result: "pending", err: fmt.Errorf("%w: %s by another event of this replica", errBusy, eff.Key)}
+		return effectResult{result: "pending", err: consume.Transient(fmt.Errorf("%w: %s by another event of this replica", errBusy, eff.Key))}
 	}
 	defer w.effectKeys.unlock(eff.Key)
 	rev, verify, err := w.claim(ctx, eff, x)
@@ -60,12 +84,12 @@ func (w *Worker) runEffect(ctx context.Context, x *execution, eff actions.Effect
 	case errors.Is(err, errDone):
 		return effectResult{result: "duplicate"}
 	case err != nil:
-		return effectResult{result: "pending", err: err}
+		return effectResult{result: auditResult(err), err: err}
 	}
 	if verify {
 		found, err := w.verifyEffect(ctx, x, eff)
 		if err != nil {
-			return effectResult{result: "pending", err: err}
+			return effectResult{result: auditResult(err), err: err}
 		}
 		if found {
 			w.finish(ctx, eff, x, rev, "", graph.Info{})
@@ -82,75 +106,84 @@ func (w *Worker) runEffect(ctx context.Context, x *execution, eff actions.Effect
 		return effectResult{result: "applied", info: info}
 	}
 	var ge *graph.Error
-	if errors.As(err, &ge) && ge.Ambiguous() {
-		// It may have been written: the next attempt checks Graph first.
+	if errors.As(err, &ge) && !ge.Ambiguous() {
+		// Graph answered that it did not apply it: forget the claim.
+		w.release(ctx, eff.Key, rev)
+	} else {
+		// It may have been written (a timeout, a 5xx, a lost connection, a
+		// cancelled request): the claim stays, marked unknown, until Graph
+		// has been checked.
 		rec := w.record(eff, x, "unknown")
 		if b, jerr := json.Marshal(rec); jerr == nil {
-			_, _ = w.buckets.Effects.Update(ctx, eff.Key, b, rev)
+			_, _ = w.opts.Effects.Update(context.WithoutCancel(ctx), eff.Key, b, rev)
 		}
-	} else {
-		w.release(ctx, eff.Key, rev)
 	}
-	if graph.IsRetryable(err) {
-		return effectResult{result: "pending", info: info, err: err}
-	}
-	return effectResult{result: "failed", info: info, err: err}
+	return effectResult{result: auditResult(err), info: info, err: err}
 }
-
-var (
-	errDone   = errors.New("already written")
-	errBudget = errors.New("action budget exceeded")
-)
 
 // claim takes the record of an effect: it returns the revision to finish
 // with, and whether Graph must be checked before writing. The caller holds
 // the key in effectKeys, so a pending record of this replica is a crash's.
 func (w *Worker) claim(ctx context.Context, eff actions.Effect, x *execution) (uint64, bool, error) {
-	kv := w.buckets.Effects
+	store := w.opts.Effects
 	for range 3 {
 		pending, err := json.Marshal(w.record(eff, x, "pending"))
 		if err != nil {
 			return 0, false, err
 		}
-		e, err := kv.Get(ctx, eff.Key)
+		e, err := store.Get(ctx, eff.Key)
 		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			rev, err := kv.Create(ctx, eff.Key, pending)
-			if errors.Is(err, jetstream.ErrKeyExists) {
+		case errors.Is(err, kv.ErrNotFound):
+			rev, err := store.Create(ctx, eff.Key, pending)
+			if errors.Is(err, kv.ErrConflict) {
 				continue
 			}
 			if err != nil {
-				return 0, false, fmt.Errorf("%w: claim %s: %v", errNATS, eff.Key, err)
+				return 0, false, consume.Transient(fmt.Errorf("claim %s: %w", eff.Key, err))
 			}
 			return rev, false, nil
 		case err != nil:
-			return 0, false, fmt.Errorf("%w: read %s: %v", errNATS, eff.Key, err)
+			return 0, false, consume.Transient(fmt.Errorf("read %s: %w", eff.Key, err))
 		}
 		var rec effectRecord
-		_ = json.Unmarshal(e.Value(), &rec)
+		_ = json.Unmarshal(e.Value, &rec)
 		switch {
 		case rec.State == "done":
 			return 0, false, errDone
-		case rec.State == "pending" && rec.Owner != w.opts.ID && w.now().Before(rec.Until):
-			return 0, false, fmt.Errorf("%w: %s by %s until %s", errBusy, eff.Key, rec.Owner, rec.Until.Format(time.RFC3339))
+		case rec.State == "pending" && !w.writerGone(rec, x):
+			return 0, false, consume.Transient(fmt.Errorf("%w: %s by %s until %s", errBusy, eff.Key, rec.Owner, rec.Until.Format(time.RFC3339)))
 		}
-		rev, err := kv.Update(ctx, eff.Key, pending, e.Revision())
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		rev, err := store.Update(ctx, eff.Key, pending, e.Revision)
+		if errors.Is(err, kv.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return 0, false, fmt.Errorf("%w: claim %s: %v", errNATS, eff.Key, err)
+			return 0, false, consume.Transient(fmt.Errorf("claim %s: %w", eff.Key, err))
 		}
 		return rev, true, nil
 	}
-	return 0, false, fmt.Errorf("%w: %s contended", errBusy, eff.Key)
+	return 0, false, consume.Transient(fmt.Errorf("%w: %s contended", errBusy, eff.Key))
+}
+
+// writerGone reports whether the writer of a pending record can no longer
+// be at work: this replica's own crash (the caller holds the key here), a
+// writer of an older epoch of this partition (fenced by the new owner's
+// lease), or one whose lease ran out.
+func (w *Worker) writerGone(rec effectRecord, x *execution) bool {
+	switch {
+	case rec.Owner == w.opts.ID:
+		return true
+	case rec.Partition == x.d.Partition && rec.Epoch < x.d.Epoch:
+		return true
+	}
+	return !w.now().Before(rec.Until)
 }
 
 func (w *Worker) record(eff actions.Effect, x *execution, state string) effectRecord {
 	now := w.now()
 	return effectRecord{
-		State: state, Owner: w.opts.ID, Until: now.Add(w.opts.EffectLease), Action: eff.Action, Rule: eff.Rule,
-		Tenant: x.ev.Tenant, Incident: x.ev.IncidentID, Hash: eff.Hash, At: now,
+		State: state, Owner: w.opts.ID, Partition: x.d.Partition, Epoch: x.d.Epoch, Until: now.Add(w.opts.EffectLease),
+		Action: eff.Action, Rule: eff.Rule, Tenant: x.ev.Tenant, Incident: x.ev.IncidentID, Hash: eff.Hash, At: now,
 	}
 }
 
@@ -160,10 +193,10 @@ func (w *Worker) finish(ctx context.Context, eff actions.Effect, x *execution, r
 	rec.Until, rec.GraphID, rec.RequestID = time.Time{}, graphID, info.RequestID
 	b, err := json.Marshal(rec)
 	if err == nil {
-		_, err = w.buckets.Effects.Update(ctx, eff.Key, b, rev)
+		_, err = w.opts.Effects.Update(context.WithoutCancel(ctx), eff.Key, b, rev)
 	}
 	if err != nil {
-		// The write happened; a later attempt will find it in Graph.
+		// The write happened; a later attempt finds it in Graph.
 		w.log.Warn("idempotency record not marked done", "key", eff.Key, "err", err)
 	}
 }
@@ -173,23 +206,23 @@ func (w *Worker) markDone(ctx context.Context, eff actions.Effect, x *execution,
 	rec := w.record(eff, x, "done")
 	rec.Until, rec.GraphID, rec.RequestID = time.Time{}, graphID, info.RequestID
 	if b, err := json.Marshal(rec); err == nil {
-		_, _ = w.buckets.Effects.Put(ctx, eff.Key, b)
+		_, _ = w.opts.Effects.Put(ctx, eff.Key, b)
 	}
 }
 
 // effectDone reports whether the idempotency record of key says written.
 func (w *Worker) effectDone(ctx context.Context, key string) bool {
-	e, err := w.buckets.Effects.Get(ctx, key)
+	e, err := w.opts.Effects.Get(ctx, key)
 	if err != nil {
 		return false
 	}
 	var rec effectRecord
-	return json.Unmarshal(e.Value(), &rec) == nil && rec.State == "done"
+	return json.Unmarshal(e.Value, &rec) == nil && rec.State == "done"
 }
 
 // release forgets a claim whose write certainly did not happen.
 func (w *Worker) release(ctx context.Context, key string, rev uint64) {
-	_ = w.buckets.Effects.Delete(ctx, key, jetstream.LastRevision(rev))
+	_ = w.opts.Effects.Delete(context.WithoutCancel(ctx), key, rev)
 }
 
 // verifyEffect asks Graph whether an effect was made.

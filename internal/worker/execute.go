@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/incident"
 	"github.com/graphsoar/graphsoar/internal/rules"
@@ -19,6 +20,7 @@ const budgetWindow = time.Hour
 // execution carries out the plan of one event.
 type execution struct {
 	w        *Worker
+	d        *consume.Delivery
 	ev       *incident.Event
 	current  *incident.Incident // the state writes are decided against
 	st       *incidentState
@@ -30,7 +32,7 @@ type execution struct {
 	audits    []AuditEvent
 	wrote     bool
 	overspent bool
-	retry     *Result
+	retry     *consume.Result
 	failures  []error
 }
 
@@ -49,18 +51,18 @@ func (x *execution) target() actions.Target {
 }
 
 // run carries out the plan and returns the event's Result.
-func (x *execution) run(ctx context.Context) Result {
+func (x *execution) run(ctx context.Context) consume.Result {
 	w := x.w
 	if len(x.plan.Matches) == 0 && len(x.plan.Errors) == 0 {
 		if w.opts.DryRun {
-			return Result{Verdict: Ack, Outcome: "dry_run"}
+			return consume.Result{Verdict: consume.Ack, Outcome: "dry_run"}
 		}
-		return ack() // nothing matched: nothing to write or audit
+		return consume.Acked() // nothing matched: nothing to write or audit
 	}
 	reg := x.rules.Registry()
 	ops, err := reg.Operations(x.target(), x.planned())
 	if err != nil {
-		return dead("plan", err)
+		return consume.Dead("plan", err)
 	}
 	hasWrites := len(ops.Effects) > 0 || !ops.Desired.Diff(x.current).Empty()
 	if w.opts.DryRun {
@@ -68,7 +70,7 @@ func (x *execution) run(ctx context.Context) Result {
 		if len(x.plan.Errors) > 0 {
 			w.log.Warn("rule errors (dry run)", "tenant", x.ev.Tenant, "incident", x.ev.IncidentID, "errors", x.plan.Errors)
 		}
-		return Result{Verdict: Ack, Outcome: "dry_run"}
+		return consume.Result{Verdict: consume.Ack, Outcome: "dry_run"}
 	}
 	if hasWrites && x.ownChangeSettled(ctx, ops) {
 		// Our own change came back and everything the plan asks for is there:
@@ -79,15 +81,18 @@ func (x *execution) run(ctx context.Context) Result {
 		// Decide on the incident as Graph has it now: the event may be behind
 		// an analyst's change, and tags must merge with the current ones.
 		fresh, _, err := w.graph.GetIncident(ctx, x.ev.Tenant, x.ev.IncidentID)
+		if errors.Is(err, graph.ErrNotFound) {
+			return consume.Dead("incident_not_found", err)
+		}
 		if err != nil {
-			return retryOrDead("refresh", err)
+			return consume.Decide("refresh", err)
 		}
 		if fresh.LastUpdateDateTime.After(x.current.LastUpdateDateTime) {
 			ev := *x.ev
 			ev.Incident = fresh
 			x.evaluate(&ev)
 			if ops, err = reg.Operations(x.target(), x.planned()); err != nil {
-				return dead("plan", err)
+				return consume.Dead("plan", err)
 			}
 		}
 		x.current = fresh
@@ -106,18 +111,18 @@ func (x *execution) run(ctx context.Context) Result {
 		return *x.retry
 	case x.overspent:
 		w.metrics.BudgetExceeded.Inc()
-		return dead("action_budget", fmt.Errorf("incident %s made %d Graph writes in the last %v (budget %d): a rule may be looping",
+		return consume.Dead("action_budget", fmt.Errorf("incident %s made %d Graph writes in the last %v (budget %d): a rule may be looping",
 			x.ev.IncidentID, len(x.st.Writes), budgetWindow, w.opts.ActionBudget))
 	case len(x.plan.Errors) > 0:
 		var errs []error
 		for _, e := range x.plan.Errors {
 			errs = append(errs, fmt.Errorf("rule %s: %s", e.Rule, e.Error))
 		}
-		return dead("rule_error", errors.Join(append(errs, x.failures...)...))
+		return consume.Dead("rule_error", errors.Join(append(errs, x.failures...)...))
 	case len(x.failures) > 0:
-		return dead("graph_permanent", errors.Join(x.failures...))
+		return consume.Decide("graph_permanent", consume.Permanent("graph_permanent", errors.Join(x.failures...)))
 	}
-	return ack()
+	return consume.Acked()
 }
 
 // ownChangeSettled reports whether the event is graphsoar's own change
@@ -151,10 +156,18 @@ func (x *execution) allowWrite() bool {
 	return true
 }
 
-// fail records a failure: the first retryable one decides the retry.
+// fail records a failure: the retryable ones decide the retry (the longest
+// delay wins); a release (the partition went elsewhere) wins over all.
 func (x *execution) fail(reason string, err error) {
-	r := retryOrDead(reason, err)
-	if r.Verdict == Retry {
+	r := consume.Decide(reason, err)
+	if r.Verdict == consume.Release {
+		x.retry = &r
+		return
+	}
+	if r.Verdict == consume.Retry {
+		if x.retry != nil && x.retry.Verdict == consume.Release {
+			return
+		}
 		if x.retry == nil || r.Delay > x.retry.Delay {
 			x.retry = &r
 		}
@@ -182,10 +195,7 @@ func (x *execution) patch(ctx context.Context, reg *actions.Registry, ops action
 		}
 		if err != nil {
 			x.fail("patch", err)
-			result = "failed"
-			if graph.IsRetryable(err) {
-				result = "pending"
-			}
+			result = auditResult(err)
 		}
 	}
 	elapsed := time.Since(start)

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,10 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/incident"
+	"github.com/graphsoar/graphsoar/internal/kv"
 )
 
 // incidentState is what the worker remembers of an incident between events.
@@ -26,69 +26,103 @@ type incidentState struct {
 	// Writes are the times of recent Graph writes, for the action budget.
 	Writes []time.Time `json:"w,omitempty"`
 
-	rev   uint64 // KV revision loaded or written; 0: not in KV
+	rev   uint64 // revision loaded or written; 0: not stored
 	dirty bool
 }
 
-// stateStore caches the state of the incidents of the partitions this replica
-// owns and persists it to a key-value bucket: at once after a Graph write,
-// otherwise within the flush interval (coalesced per incident). A replica
-// that lost a partition cannot overwrite newer state: writes compare the
-// revision.
+// stateStore keeps the state of recently handled incidents in memory, at
+// most size of them (least recently used first out, stored first when they
+// hold a change), in front of a key-value store. A replica that lost a
+// partition cannot overwrite newer state: writes compare the revision.
 type stateStore struct {
-	kv    jetstream.KeyValue
+	kv   kv.Store
+	size int
+
 	mu    sync.Mutex
-	cache map[string]*stateEntry
+	cache map[string]*list.Element // of *stateEntry
+	lru   list.List                // front: most recently used
 }
 
 type stateEntry struct {
 	mu        sync.Mutex // held while an event of the incident is handled
+	key       string
 	st        *incidentState
 	partition string
 }
 
-func newStateStore(kv jetstream.KeyValue) *stateStore {
-	return &stateStore{kv: kv, cache: map[string]*stateEntry{}}
+func newStateStore(store kv.Store, size int) *stateStore {
+	return &stateStore{kv: store, size: size, cache: map[string]*list.Element{}}
 }
 
-// stateKey is the KV key of an incident: i.<tenant>.<incident>, with a hash
+// stateKey is the key of an incident: i.<tenant>.<incident>, with a hash
 // for values a key cannot hold.
 func stateKey(tenant, id string) string {
 	return "i." + broker.KeyToken(tenant) + "." + broker.KeyToken(id)
 }
 
-// load returns the entry of an incident, reading the KV bucket on first use.
+// load returns the entry of an incident, reading the store on first use.
 // The caller holds entry.mu while it uses the state.
 func (s *stateStore) load(ctx context.Context, key, partition string) (*stateEntry, error) {
 	s.mu.Lock()
-	e, ok := s.cache[key]
-	if !ok {
-		e = &stateEntry{partition: partition}
-		s.cache[key] = e
+	var e *stateEntry
+	if el, ok := s.cache[key]; ok {
+		s.lru.MoveToFront(el)
+		e = el.Value.(*stateEntry)
+	} else {
+		e = &stateEntry{key: key, partition: partition}
+		s.cache[key] = s.lru.PushFront(e)
 	}
+	evicted := s.evict()
 	s.mu.Unlock()
+	s.store(ctx, evicted)
 	e.mu.Lock()
+	e.partition = partition
 	if e.st != nil {
 		return e, nil
 	}
 	st := &incidentState{}
-	kve, err := s.kv.Get(ctx, key)
+	got, err := s.kv.Get(ctx, key)
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case errors.Is(err, kv.ErrNotFound):
 	case err != nil:
 		e.mu.Unlock()
-		return nil, fmt.Errorf("%w: read state %s: %v", errNATS, key, err)
+		return nil, fmt.Errorf("read state %s: %w", key, err)
 	default:
-		if jerr := json.Unmarshal(kve.Value(), st); jerr != nil {
+		if jerr := json.Unmarshal(got.Value, st); jerr != nil {
 			st = &incidentState{} // unreadable state is treated as first sight
 		}
 		if len(st.Snapshot) > 0 {
 			st.prev, _ = incident.DecodeIncident(st.Snapshot)
 		}
-		st.rev = kve.Revision()
+		st.rev = got.Revision
 	}
 	e.st = st
 	return e, nil
+}
+
+// evict takes the least recently used entries over size out of the cache
+// (mu held) and returns them.
+func (s *stateStore) evict() []*stateEntry {
+	var out []*stateEntry
+	for s.lru.Len() > s.size {
+		el := s.lru.Back()
+		e := el.Value.(*stateEntry)
+		s.lru.Remove(el)
+		delete(s.cache, e.key)
+		out = append(out, e)
+	}
+	return out
+}
+
+// store writes the changes held by entries that left the cache.
+func (s *stateStore) store(ctx context.Context, entries []*stateEntry) {
+	for _, e := range entries {
+		e.mu.Lock()
+		if e.st != nil {
+			_ = s.persist(context.WithoutCancel(ctx), e.key, e)
+		}
+		e.mu.Unlock()
+	}
 }
 
 // persist writes one entry now (the caller holds e.mu).
@@ -115,50 +149,36 @@ func (s *stateStore) persist(ctx context.Context, key string, e *stateEntry) err
 		rev, err = s.kv.Update(ctx, key, b, e.st.rev)
 	}
 	if err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		if errors.Is(err, kv.ErrConflict) {
 			// Someone else wrote it (another owner): forget ours.
 			e.st = nil
-			return fmt.Errorf("%w: state %s changed elsewhere", errNATS, key)
+			return fmt.Errorf("state %s changed elsewhere: %w", key, err)
 		}
-		return fmt.Errorf("%w: write state %s: %v", errNATS, key, err)
+		return fmt.Errorf("write state %s: %w", key, err)
 	}
 	e.st.rev, e.st.dirty = rev, false
 	return nil
 }
 
-// flush writes every dirty entry not in use (of one partition, or all for
-// ""), and forgets the entries of the partition when drop is set.
-func (s *stateStore) flush(ctx context.Context, partition string, drop bool) error {
+// release stores and forgets the entries of a partition given up.
+func (s *stateStore) release(ctx context.Context, partition string) error {
 	s.mu.Lock()
-	keys := make([]string, 0, len(s.cache))
-	for k, e := range s.cache {
-		if partition == "" || e.partition == partition {
-			keys = append(keys, k)
+	var entries []*stateEntry
+	for key, el := range s.cache {
+		if e := el.Value.(*stateEntry); e.partition == partition {
+			entries = append(entries, e)
+			s.lru.Remove(el)
+			delete(s.cache, key)
 		}
 	}
 	s.mu.Unlock()
 	var errs []error
-	for _, k := range keys {
-		s.mu.Lock()
-		e := s.cache[k]
-		s.mu.Unlock()
-		if e == nil {
-			continue
-		}
-		// An entry in use belongs to an event in flight, which stores it
-		// itself (or, abandoned at shutdown, is redelivered).
-		if !e.mu.TryLock() {
-			continue
-		}
+	for _, e := range entries {
+		e.mu.Lock()
 		if e.st != nil {
-			if err := s.persist(ctx, k, e); err != nil {
+			if err := s.persist(ctx, e.key, e); err != nil {
 				errs = append(errs, err)
 			}
-		}
-		if drop {
-			s.mu.Lock()
-			delete(s.cache, k)
-			s.mu.Unlock()
 		}
 		e.mu.Unlock()
 	}

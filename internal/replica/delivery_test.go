@@ -1,4 +1,4 @@
-package worker_test
+package replica_test
 
 import (
 	"context"
@@ -9,8 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/graph"
-	"github.com/graphsoar/graphsoar/internal/worker"
+	"github.com/graphsoar/graphsoar/internal/rules"
 )
 
 // A worker that dies after Graph accepted its write and before it could
@@ -41,7 +42,7 @@ rules:
 			rs := rulesFrom(t, tt.rules)
 			var crashed atomic.Bool
 			hook := &graphHook{Graph: e.graphClient(nil)}
-			first := e.start("w1", worker.StaticRules{RS: rs}, hook, nil)
+			first := e.start("w1", rules.Static{RS: rs}, hook, nil)
 			crash := func() {
 				if crashed.CompareAndSwap(false, true) {
 					// The process dies: no ack, no heartbeat, no lease renewal.
@@ -53,7 +54,7 @@ rules:
 			e.publishFixture(tt.event)
 			e.waitFor(10*time.Second, "the first write", func() bool { return tt.count(e) == 1 })
 
-			second := e.start("w2", worker.StaticRules{RS: rs}, e.graphClient(nil), nil)
+			second := e.start("w2", rules.Static{RS: rs}, e.graphClient(nil), nil)
 			e.waitFor(30*time.Second, "the event redelivered and settled", func() bool {
 				return e.settled() && testutil.ToFloat64(second.metrics.Events.WithLabelValues("acked")) == 1
 			})
@@ -89,7 +90,7 @@ func TestAmbiguousWriteIsCheckedBeforeRetry(t *testing.T) {
 		}
 		return nil
 	}
-	r := e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, hook, nil)
+	r := e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, hook, nil)
 	e.publishFixture("redteam-created.json")
 	e.waitFor(20*time.Second, "settled", func() bool {
 		return e.settled() && testutil.ToFloat64(r.metrics.Events.WithLabelValues("acked")) == 1
@@ -118,7 +119,7 @@ rules:
       - tag: red-team
       - comment: "Closed by {{ rule.id }}"
 `)
-	r := e.start("w1", worker.StaticRules{RS: rs}, e.graphClient(nil), nil)
+	r := e.start("w1", rules.Static{RS: rs}, e.graphClient(nil), nil)
 	e.publishFixture("redteam-created.json")
 	e.waitFor(10*time.Second, "first event", func() bool { return e.settled() && len(e.comments("4212")) == 1 })
 	writes := func() int {
@@ -160,7 +161,7 @@ rules:
 func TestStaleEventIsSkipped(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{seed: []string{"ransomware-updated.json"}})
-	r := e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
+	r := e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
 	e.publishFixture("ransomware-updated.json") // newer first
 	e.publishFixture("ransomware-created.json") // then the older version
 	e.waitFor(10*time.Second, "settled", func() bool { return e.settled() })
@@ -187,7 +188,7 @@ rules:
   - {id: broken, order: 1, when: 'incident.severity == "high" && previous.severity == "low"', actions: [{tag: x}]}
   - {id: fine, order: 2, when: 'incident.severity == "high"', actions: [{tag: ok}]}
 `)
-	r := e.start("w1", worker.StaticRules{RS: rs}, e.graphClient(nil), nil)
+	r := e.start("w1", rules.Static{RS: rs}, e.graphClient(nil), nil)
 	e.publish([]byte("this is not json"), "t9", "9999", "bad-1")
 	e.publish([]byte(`{"specversion":"1.0","id":"e-sev","type":"com.microsoft.graph.security.incident.created","data":{"id":"9998","severity":5}}`), "t9", "9998", "bad-2")
 	e.publishFixture("ransomware-created.json") // a rule run-time error
@@ -196,25 +197,25 @@ rules:
 	dl := e.streamMsgs(e.topo.DLQStream)
 	byReason := map[string]int{}
 	for _, m := range dl {
-		byReason[m.Header.Get(worker.HeaderReason)]++
+		byReason[m.Header.Get(consume.HeaderReason)]++
 	}
 	if byReason["malformed"] != 2 || byReason["rule_error"] != 1 {
 		t.Fatalf("dead letters by reason %v", byReason)
 	}
 	for _, m := range dl {
-		switch m.Header.Get(worker.HeaderReason) {
+		switch m.Header.Get(consume.HeaderReason) {
 		case "malformed":
-			if m.Subject != "graphsoar.dlq.unknown" || m.Header.Get(worker.HeaderDeliveries) != "1" || m.Header.Get(worker.HeaderError) == "" {
+			if m.Subject != "graphsoar.dlq.unknown" || m.Header.Get(consume.HeaderDeliveries) != "1" || m.Header.Get(consume.HeaderError) == "" {
 				t.Errorf("malformed dead letter %s %v", m.Subject, m.Header)
 			}
-			if string(m.Data) == "this is not json" && !strings.Contains(m.Header.Get(worker.HeaderError), "not a JSON object") {
-				t.Errorf("reason text %q", m.Header.Get(worker.HeaderError))
+			if string(m.Data) == "this is not json" && !strings.Contains(m.Header.Get(consume.HeaderError), "not a JSON object") {
+				t.Errorf("reason text %q", m.Header.Get(consume.HeaderError))
 			}
-			if strings.Contains(string(m.Data), "e-sev") && !strings.Contains(m.Header.Get(worker.HeaderError), "data.severity") {
-				t.Errorf("the error must name the field: %q", m.Header.Get(worker.HeaderError))
+			if strings.Contains(string(m.Data), "e-sev") && !strings.Contains(m.Header.Get(consume.HeaderError), "data.severity") {
+				t.Errorf("the error must name the field: %q", m.Header.Get(consume.HeaderError))
 			}
 		case "rule_error":
-			if m.Subject != "graphsoar.dlq."+tenant+".4211" || !strings.Contains(m.Header.Get(worker.HeaderError), "rule broken") {
+			if m.Subject != "graphsoar.dlq."+tenant+".4211" || !strings.Contains(m.Header.Get(consume.HeaderError), "rule broken") {
 				t.Errorf("rule error dead letter %s %v", m.Subject, m.Header)
 			}
 			if string(m.Data) != string(mustFixture("ransomware-created.json")) {

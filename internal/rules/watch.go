@@ -1,4 +1,4 @@
-package worker
+package rules
 
 import (
 	"context"
@@ -15,8 +15,6 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
-	"github.com/graphsoar/graphsoar/internal/rules"
-	"github.com/graphsoar/graphsoar/internal/telemetry"
 )
 
 // Reloader holds the active rule set of a rules directory and swaps it when
@@ -26,35 +24,40 @@ type Reloader struct {
 	dir     string
 	reg     *actions.Registry
 	log     *slog.Logger
-	metrics *telemetry.Metrics
-	cur     atomic.Pointer[rules.RuleSet]
+	observe func(ok bool, rules int)
+	cur     atomic.Pointer[RuleSet]
 	mu      sync.Mutex
 }
 
-// NewReloader loads the rules; the first load must succeed.
-func NewReloader(dir string, reg *actions.Registry, log *slog.Logger, m *telemetry.Metrics) (*Reloader, error) {
-	r := &Reloader{dir: dir, reg: reg, log: log, metrics: m}
-	rs, err := rules.Load(dir, reg)
+// NewReloader loads the rules; the first load must succeed. observe, when
+// not nil, is told of every load: whether it succeeded and the number of
+// rules active after it (for metrics).
+func NewReloader(dir string, reg *actions.Registry, log *slog.Logger, observe func(ok bool, rules int)) (*Reloader, error) {
+	if observe == nil {
+		observe = func(bool, int) {}
+	}
+	r := &Reloader{dir: dir, reg: reg, log: log, observe: observe}
+	rs, err := Load(dir, reg)
 	if err != nil {
 		return nil, err
 	}
 	r.cur.Store(rs)
-	m.RulesLoaded.Set(float64(len(rs.Rules())))
+	observe(true, len(rs.Rules()))
 	return r, nil
 }
 
 // Current returns the active rule set.
-func (r *Reloader) Current() *rules.RuleSet { return r.cur.Load() }
+func (r *Reloader) Current() *RuleSet { return r.cur.Load() }
 
 // Reload loads the directory again; on success the new rules apply to the
 // next event, on failure the old ones stay and the error lists every problem.
 func (r *Reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rs, err := rules.Load(r.dir, r.reg)
+	rs, err := Load(r.dir, r.reg)
 	if err != nil {
-		r.metrics.RuleReloads.WithLabelValues("failed").Inc()
-		var le *rules.LoadError
+		r.observe(false, len(r.Current().Rules()))
+		var le *LoadError
 		problems := []string{err.Error()}
 		if errors.As(err, &le) {
 			problems = problems[:0]
@@ -66,8 +69,7 @@ func (r *Reloader) Reload() error {
 		return err
 	}
 	r.cur.Store(rs)
-	r.metrics.RuleReloads.WithLabelValues("ok").Inc()
-	r.metrics.RulesLoaded.Set(float64(len(rs.Rules())))
+	r.observe(true, len(rs.Rules()))
 	r.log.Info("rules reloaded", "dir", r.dir, "rules", len(rs.Rules()), "files", len(rs.Files()))
 	return nil
 }
@@ -146,8 +148,8 @@ func addTree(w *fsnotify.Watcher, root string) error {
 	})
 }
 
-// StaticRules is a RuleSource that never changes.
-type StaticRules struct{ RS *rules.RuleSet }
+// Static is a rule source that never changes.
+type Static struct{ RS *RuleSet }
 
 // Current returns the rule set.
-func (s StaticRules) Current() *rules.RuleSet { return s.RS }
+func (s Static) Current() *RuleSet { return s.RS }

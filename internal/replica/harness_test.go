@@ -1,4 +1,4 @@
-package worker_test
+package replica_test
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -22,6 +21,8 @@ import (
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
 	"github.com/graphsoar/graphsoar/internal/incident"
+	"github.com/graphsoar/graphsoar/internal/natstest"
+	"github.com/graphsoar/graphsoar/internal/replica"
 	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
 	"github.com/graphsoar/graphsoar/internal/worker"
@@ -33,7 +34,7 @@ const tenant = "3f2c1a9e-7b44-4d6a-9c1e-5a8b2f0d4e71"
 // topology, the Graph emulator and the real Graph client.
 type env struct {
 	t       *testing.T
-	url     string
+	nats    *natstest.Server
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	topo    broker.Topology
@@ -51,16 +52,7 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	e := &env{t: t, url: srv.ClientURL()}
+	e := &env{t: t, nats: natstest.Start(t)}
 	e.nc, e.js = e.connect()
 	e.topo = broker.DefaultTopology()
 	e.topo.Partitions = o.partitions
@@ -68,7 +60,6 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.topo.Partitions = 4
 	}
 	e.topo.AckWait = 2 * time.Second
-	e.topo.MaxDeliver = 6
 	if o.maxDeliver > 0 {
 		e.topo.MaxDeliver = o.maxDeliver
 	}
@@ -83,8 +74,17 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err := broker.EnsureSideStreams(ctx, e.js, e.topo); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if e.buckets, err = broker.EnsureBuckets(ctx, e.js, e.topo); err != nil {
 		t.Fatal(err)
+	}
+	if o.fake.Now == nil {
+		// The emulator's clock runs from a day after the fixtures and before
+		// versionBase, so that our own writes stamp the incidents older
+		// than the test's events, as when Graph's writes come before the
+		// analyst's next change.
+		start, base := time.Now(), time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+		o.fake.Now = func() time.Time { return base.Add(time.Since(start)) }
 	}
 	e.fake = graphfake.New(o.fake)
 	seed := o.seed
@@ -104,16 +104,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 func (e *env) connect() (*nats.Conn, jetstream.JetStream) {
 	e.t.Helper()
-	nc, err := nats.Connect(e.url)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return nc, js
+	return e.nats.Connect()
 }
 
 func (e *env) graphClient(mod func(*graph.Config)) *graph.Client {
@@ -151,43 +142,43 @@ func rulesFrom(t *testing.T, yaml string) *rules.RuleSet {
 	return loadRules(t, dir)
 }
 
-// running is a started worker.
+// running is a started replica.
 type running struct {
-	w       *worker.Worker
+	r       *replica.Replica
 	nc      *nats.Conn
 	metrics *telemetry.Metrics
 	cancel  context.CancelFunc
 	done    chan error
 }
 
-func (e *env) start(id string, rs worker.RuleSource, g worker.Graph, mod func(*worker.Options)) *running {
+func (e *env) start(id string, rs worker.RuleSource, g worker.Graph, mod func(*replica.Options)) *running {
 	e.t.Helper()
 	nc, js := e.connect()
-	// Each worker reaches the buckets through its own connection, as separate
-	// processes do.
+	// Each replica reaches the buckets through its own connection, as
+	// separate processes do.
 	buckets, err := broker.EnsureBuckets(context.Background(), js, e.topo)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	m := telemetry.NewMetrics()
-	opts := worker.Options{
-		JS: js, Topology: e.topo, Buckets: buckets, Rules: rs, Graph: g, Metrics: m, ID: id,
+	opts := replica.Options{
+		JS: js, Topology: e.topo, Buckets: buckets, Rules: rs, Graph: g, Metrics: m, ID: id, Create: true,
 		Log:       slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", id),
-		RetryBase: 100 * time.Millisecond, RetryMax: time.Second, BalanceInterval: 300 * time.Millisecond,
-		FlushInterval: 200 * time.Millisecond, DrainTimeout: 5 * time.Second, EffectLease: time.Second,
+		RetryBase: 100 * time.Millisecond, RetryMax: time.Second, RenewInterval: 300 * time.Millisecond,
+		DrainTimeout: 5 * time.Second, EffectLease: time.Second, PullExpiry: 2 * time.Second,
 	}
 	if mod != nil {
 		mod(&opts)
 	}
-	w, err := worker.New(opts)
+	rep, err := replica.New(opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{w: w, nc: nc, metrics: m, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- w.Run(ctx) }()
+	r := &running{r: rep, nc: nc, metrics: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- rep.Run(ctx) }()
 	e.t.Cleanup(func() { r.stop(e.t) })
-	e.waitFor(10*time.Second, "worker "+id+" ready", func() bool { return w.Ready(context.Background()) == nil })
+	e.waitFor(10*time.Second, "replica "+id+" ready", func() bool { return rep.Ready(context.Background()) == nil })
 	return r
 }
 
@@ -369,25 +360,46 @@ func envelope(t *testing.T, id, change string, inc map[string]any) []byte {
 // versionEvent is a CloudEvent of incident id at a version (lastUpdateDateTime
 // v, in 2030 so that it is newer than anything the emulator stamps).
 func versionEvent(t *testing.T, id string, v int, change string) []byte {
+	return versionEventFor(t, tenant, id, v, change)
+}
+
+// versionBase is the lastUpdateDateTime of version 0 of versionEvent: after
+// the fixtures' versions (the events are newer than what the emulator holds),
+// before the day the tests were written (never in the future).
+var versionBase = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+// versionEventFor is a CloudEvent of a tenant's incident at version v
+// (lastUpdateDateTime versionBase + v seconds).
+func versionEventFor(t *testing.T, tenantID, id string, v int, change string) []byte {
 	t.Helper()
 	var inc map[string]any
 	if err := json.Unmarshal(fixtures.Read("bare-incident.json"), &inc); err != nil {
 		t.Fatal(err)
 	}
-	inc["id"] = id
-	inc["createdDateTime"] = "2030-01-01T00:00:00Z"
-	inc["lastUpdateDateTime"] = time.Date(2030, 1, 1, 0, 0, v, 0, time.UTC).Format(time.RFC3339)
-	return envelope(t, fmt.Sprintf("%s-v%d", id, v), change, inc)
+	inc["id"], inc["tenantId"] = id, tenantID
+	inc["createdDateTime"] = versionBase.Format(time.RFC3339)
+	inc["lastUpdateDateTime"] = versionBase.Add(time.Duration(v) * time.Second).Format(time.RFC3339)
+	b, err := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": fmt.Sprintf("%s-v%d", id, v), "source": "test", "type": "com.microsoft.graph.security.incident." + change,
+		"subject": id, "tenantid": tenantID, "datacontenttype": "application/json", "data": inc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // seedIncident adds a copy of the bare fixture under another id.
-func (e *env) seedIncident(id string) {
+func (e *env) seedIncident(id string) { e.seedIncidentFor(tenant, id) }
+
+// seedIncidentFor adds a copy of the bare fixture under another tenant and id.
+func (e *env) seedIncidentFor(tenantID, id string) {
 	e.t.Helper()
 	var inc map[string]any
 	if err := json.Unmarshal(fixtures.Read("bare-incident.json"), &inc); err != nil {
 		e.t.Fatal(err)
 	}
-	inc["id"] = id
+	inc["id"], inc["tenantId"] = id, tenantID
 	b, _ := json.Marshal(inc)
 	if err := e.fake.Seed(b); err != nil {
 		e.t.Fatal(err)

@@ -1,4 +1,4 @@
-package worker_test
+package replica_test
 
 import (
 	"encoding/json"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/graphsoar/graphsoar/internal/fixtures"
-	"github.com/graphsoar/graphsoar/internal/worker"
+	"github.com/graphsoar/graphsoar/internal/rules"
 )
 
 // TestBlockPathRequestsPerIncident counts the Graph and Defender requests of
@@ -36,7 +36,7 @@ func TestBlockPathRequestsPerIncident(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
+	e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
 	for i := range n {
 		id := fmt.Sprint(6000 + i)
 		inc, _ := e.fake.Incident(id)

@@ -1,4 +1,4 @@
-package worker_test
+package replica_test
 
 import (
 	"slices"
@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graphsoar/graphsoar/internal/worker"
+	"github.com/graphsoar/graphsoar/internal/rules"
 )
 
 func TestFixturesProduceTheExpectedWrites(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
+	e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
 	for _, f := range []string{"ransomware-created.json", "redteam-created.json", "phishing-created.json"} {
 		e.publishFixture(f)
 	}

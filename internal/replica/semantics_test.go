@@ -1,4 +1,4 @@
-package worker_test
+package replica_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
+	"github.com/graphsoar/graphsoar/internal/replica"
+	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
-	"github.com/graphsoar/graphsoar/internal/worker"
 )
 
 func TestThrottleStormEndsWithEverythingApplied(t *testing.T) {
@@ -24,7 +27,7 @@ func TestThrottleStormEndsWithEverythingApplied(t *testing.T) {
 	e := newEnv(t, envOptions{maxDeliver: 20})
 	// Graph throttles the tenant for its first 8 requests, with Retry-After: 1.
 	e.fake.FailNext(graphfake.Fault{Status: 429, RetryAfter: "1", Times: 8})
-	e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
+	e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
 	for _, f := range []string{"ransomware-created.json", "redteam-created.json", "phishing-created.json"} {
 		e.publishFixture(f)
 	}
@@ -59,29 +62,31 @@ func TestThrottleStormEndsWithEverythingApplied(t *testing.T) {
 func TestTwoWorkersKeepPerIncidentOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{partitions: 4, maxDeliver: 20, fake: graphfake.Options{Latency: 5 * time.Millisecond}})
+	// Partitions go by tenant: four tenants spread the work over replicas.
 	const incidents, versions = 12, 6
 	ids := make([]string, incidents)
+	tenantOf := func(i int) string { return fmt.Sprintf("tenant-%d", i%4) }
 	for i := range ids {
 		ids[i] = fmt.Sprint(7000 + i)
-		e.seedIncident(ids[i])
+		e.seedIncidentFor(tenantOf(i), ids[i])
 	}
 	rs := rulesFrom(t, `
 rules:
   - {id: note, order: 1, when: "true", actions: [{comment: "v={{ incident.lastUpdateDateTime }}"}]}
 `)
-	opts := func(o *worker.Options) { o.ActionBudget = -1; o.Concurrency = 8 }
-	w1 := e.start("w1", worker.StaticRules{RS: rs}, e.graphClient(nil), opts)
+	opts := func(o *replica.Options) { o.ActionBudget = -1; o.Concurrency = 8 }
+	w1 := e.start("w1", rules.Static{RS: rs}, e.graphClient(nil), opts)
 	// Transient failures force redeliveries in the middle of the sequence.
 	e.fake.FailNext(graphfake.Fault{Method: "POST", Status: 503, RetryAfter: "0", Times: 6})
 	for v := range versions {
-		for _, id := range ids {
-			e.publish(versionEvent(t, id, v, "updated"), tenant, id, "")
+		for i, id := range ids {
+			e.publish(versionEventFor(t, tenantOf(i), id, v, "updated"), tenantOf(i), id, "")
 		}
 		if v == 2 {
 			// A second replica joins mid-stream: partitions move to it.
-			w2 := e.start("w2", worker.StaticRules{RS: rs}, e.graphClient(nil), opts)
+			w2 := e.start("w2", rules.Static{RS: rs}, e.graphClient(nil), opts)
 			e.waitFor(10*time.Second, "the partitions shared", func() bool {
-				return w2.w.Partitions() >= 2 && w1.w.Partitions()+w2.w.Partitions() == len(e.topo.PartitionIDs())
+				return len(w2.r.Consumer.Partitions()) >= 2 && len(w1.r.Consumer.Partitions())+len(w2.r.Consumer.Partitions()) == len(e.topo.PartitionIDs())
 			})
 		}
 	}
@@ -97,7 +102,7 @@ rules:
 		got := e.comments(id)
 		var want []string
 		for v := range versions {
-			want = append(want, "v="+time.Date(2030, 1, 1, 0, 0, v, 0, time.UTC).Format(time.RFC3339))
+			want = append(want, "v="+versionBase.Add(time.Duration(v)*time.Second).Format(time.RFC3339))
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("incident %s: comments out of order or missing:\n got %q\nwant %q", id, got, want)
@@ -117,7 +122,7 @@ rules:
 func TestShutdownDrainsInFlightEvents(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{fake: graphfake.Options{Latency: 300 * time.Millisecond}})
-	r := e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
+	r := e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
 	for _, f := range []string{"ransomware-created.json", "redteam-created.json", "phishing-created.json"} {
 		e.publishFixture(f)
 	}
@@ -149,8 +154,8 @@ func TestShutdownDrainsInFlightEvents(t *testing.T) {
 func TestShutdownDrainIsBounded(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{fake: graphfake.Options{Latency: time.Minute}})
-	r := e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil),
-		func(o *worker.Options) { o.DrainTimeout = 300 * time.Millisecond })
+	r := e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil),
+		func(o *replica.Options) { o.DrainTimeout = 300 * time.Millisecond })
 	e.publishFixture("redteam-created.json")
 	e.waitFor(10*time.Second, "an event in flight", func() bool { return e.fake.InFlight() > 0 })
 	start := time.Now()
@@ -166,7 +171,7 @@ func TestShutdownDrainIsBounded(t *testing.T) {
 func TestThinEventIsCompletedFromGraph(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
+	e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
 	e.publishFixture("thin-reference.json")
 	e.waitFor(10*time.Second, "settled", func() bool { return e.settled() && len(e.comments("4213")) == 1 })
 	inc, _ := e.fake.Incident("4213")
@@ -181,7 +186,7 @@ func TestThinEventIsCompletedFromGraph(t *testing.T) {
 func TestDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	r := e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil), func(o *worker.Options) { o.DryRun = true })
+	r := e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), func(o *replica.Options) { o.DryRun = true })
 	e.publishFixture("ransomware-created.json")
 	e.waitFor(10*time.Second, "settled", func() bool {
 		return e.settled() && testutil.ToFloat64(r.metrics.Events.WithLabelValues("dry_run")) == 1
@@ -210,7 +215,7 @@ func TestActionBudgetStopsARunawayRule(t *testing.T) {
 rules:
   - {id: chatty, order: 1, when: "true", actions: [{comment: "seen {{ incident.lastUpdateDateTime }}"}]}
 `)
-	r := e.start("w1", worker.StaticRules{RS: rs}, e.graphClient(nil), func(o *worker.Options) { o.ActionBudget = 3 })
+	r := e.start("w1", rules.Static{RS: rs}, e.graphClient(nil), func(o *replica.Options) { o.ActionBudget = 3 })
 	for v := range 5 {
 		e.publish(versionEvent(t, "8000", v, "updated"), tenant, "8000", "")
 	}
@@ -219,7 +224,7 @@ rules:
 		t.Errorf("%d comments, want the budget of 3", len(c))
 	}
 	for _, m := range e.streamMsgs(e.topo.DLQStream) {
-		if m.Header.Get(worker.HeaderReason) != "action_budget" || !strings.Contains(m.Header.Get(worker.HeaderError), "budget 3") {
+		if m.Header.Get(consume.HeaderReason) != "action_budget" || !strings.Contains(m.Header.Get(consume.HeaderError), "budget 3") {
 			t.Errorf("dead letter %v", m.Header)
 		}
 	}
@@ -228,16 +233,21 @@ rules:
 	}
 }
 
+// TestRetriesExhaustedGoToTheDLQ: an event that keeps failing for longer
+// than its retry budget (a time, not a count) is dead-lettered with the last
+// failure; the budget counts from its first failure.
 func TestRetriesExhaustedGoToTheDLQ(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{maxDeliver: 3})
-	e.fake.FailNext(graphfake.Fault{Method: "PATCH", Status: 503, RetryAfter: "0", Times: 1000})
-	e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(func(c *graph.Config) { c.MaxAttempts = 1 }), nil)
+	e := newEnv(t, envOptions{fake: graphfake.Options{ServerErrorRate: 1}})
+	e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(func(c *graph.Config) { c.MaxAttempts = 1 }),
+		func(o *replica.Options) { o.RetryBudget = 700 * time.Millisecond })
 	e.publishFixture("redteam-created.json")
 	e.waitFor(20*time.Second, "dead letter", func() bool { return len(e.streamMsgs(e.topo.DLQStream)) == 1 && e.settled() })
 	m := e.streamMsgs(e.topo.DLQStream)[0]
-	if m.Header.Get(worker.HeaderReason) != "retries_exhausted" || m.Header.Get(worker.HeaderDeliveries) != "3" ||
-		!strings.Contains(m.Header.Get(worker.HeaderError), "503") || m.Subject != "graphsoar.dlq."+tenant+".4212" {
+	n, _ := strconv.Atoi(m.Header.Get(consume.HeaderDeliveries))
+	if m.Header.Get(consume.HeaderReason) != "retries_exhausted" || n < 2 ||
+		!strings.Contains(m.Header.Get(consume.HeaderError), "503") || !strings.Contains(m.Header.Get(consume.HeaderError), "budget 700ms") ||
+		m.Subject != "graphsoar.dlq."+tenant+".4212" {
 		t.Errorf("dead letter %s %v", m.Subject, m.Header)
 	}
 }
@@ -252,7 +262,7 @@ func TestReloaderKeepsGoodRules(t *testing.T) {
 	}
 	write("a.yaml", "rules:\n  - {id: a, order: 1, when: 'true', actions: [{tag: a}]}\n")
 	m := telemetry.NewMetrics()
-	r, err := worker.NewReloader(dir, actions.Builtin(), testLogger(t), m)
+	r, err := rules.NewReloader(dir, actions.Builtin(), testLogger(t), m.ObserveRules)
 	if err != nil {
 		t.Fatal(err)
 	}

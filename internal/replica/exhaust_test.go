@@ -1,4 +1,4 @@
-package worker_test
+package replica_test
 
 import (
 	"context"
@@ -11,8 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 	"github.com/graphsoar/graphsoar/internal/graph"
+	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/worker"
 )
 
@@ -43,7 +45,7 @@ rules:
 `)
 	// A slow security action keeps the first claim open while the others
 	// arrive.
-	r := e.start("w1", worker.StaticRules{RS: rs}, slowBlock{e.graphClient(nil)}, nil)
+	r := e.start("w1", rules.Static{RS: rs}, slowBlock{e.graphClient(nil)}, nil)
 	for _, id := range ids {
 		ev.Data["id"] = id
 		e.publish(envelope(t, "ev-"+id, "created", ev.Data), tenant, id, "ev-"+id)
@@ -73,7 +75,7 @@ func TestDeadLetterNotStoredIsNotLost(t *testing.T) {
 	if err := e.js.DeleteStream(ctx, e.topo.DLQStream); err != nil {
 		t.Fatal(err)
 	}
-	r := e.start("w1", worker.StaticRules{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
+	r := e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
 	e.publish([]byte("this is not json"), "t9", "9999", "bad-1")
 	e.waitFor(20*time.Second, "deliveries beyond the limit", func() bool {
 		info := e.consumerInfo()
@@ -86,8 +88,8 @@ func TestDeadLetterNotStoredIsNotLost(t *testing.T) {
 		return len(e.streamMsgs(e.topo.DLQStream)) == 1 && e.settled()
 	})
 	m := e.streamMsgs(e.topo.DLQStream)[0]
-	n, _ := strconv.Atoi(m.Header.Get(worker.HeaderDeliveries))
-	if string(m.Data) != "this is not json" || n < 3 || m.Header.Get(worker.HeaderReason) != "retries_exhausted" {
+	n, _ := strconv.Atoi(m.Header.Get(consume.HeaderDeliveries))
+	if string(m.Data) != "this is not json" || n < 3 || m.Header.Get(consume.HeaderReason) != "retries_exhausted" {
 		t.Errorf("dead letter %q, headers %v", m.Data, m.Header)
 	}
 	if got := testutil.ToFloat64(r.metrics.DeadLetters.WithLabelValues("retries_exhausted")); got != 1 {

@@ -1,0 +1,107 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/graphsoar/graphsoar/internal/consume"
+	"github.com/graphsoar/graphsoar/internal/graph"
+	"github.com/graphsoar/graphsoar/internal/incident"
+	"github.com/graphsoar/graphsoar/internal/rules"
+)
+
+// Handle is the consume Handler: it reads the event, completes a thin one
+// from Graph, skips it when an equal or newer version of the incident was
+// handled, evaluates the rules, carries out the plan, stores the audit
+// records and the incident's state, and says what becomes of the event.
+// Errors go through consume.Decide, the one table of verdicts.
+func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) consume.Result {
+	ev, err := incident.Decode(d.Msg.Data())
+	if err != nil {
+		return consume.Dead("malformed", err)
+	}
+	if ev.Tenant == "" {
+		ev.Tenant = d.Tenant
+	}
+	if (d.Tenant != "" && ev.Tenant != d.Tenant) || (d.Incident != "" && ev.IncidentID != d.Incident) {
+		return consume.Dead("subject_mismatch", fmt.Errorf("subject %s names tenant %s incident %s, the event tenant %s incident %s",
+			d.Msg.Subject(), d.Tenant, d.Incident, ev.Tenant, ev.IncidentID))
+	}
+	if ev.Tenant == "" {
+		return consume.Dead("no_tenant", fmt.Errorf("event %s: no tenant (tenantid, data.tenantId or the subject)", ev.ID))
+	}
+	d.Label(ev.Tenant, ev.IncidentID, ev.ID)
+	w.claimBudget(ev.Tenant, d.Epoch)
+	if ev.Thin() {
+		inc, _, err := w.graph.GetIncident(ctx, ev.Tenant, ev.IncidentID)
+		if errors.Is(err, graph.ErrNotFound) {
+			return consume.Dead("incident_not_found", fmt.Errorf("thin event %s: %w", ev.ID, err))
+		}
+		if err != nil {
+			return consume.Decide("fetch_incident", err)
+		}
+		if err := ev.Complete(inc); err != nil {
+			return consume.Dead("fetch_incident", err)
+		}
+	}
+	key := stateKey(ev.Tenant, ev.IncidentID)
+	entry, err := w.states.load(ctx, key, d.Partition)
+	if err != nil {
+		return consume.Decide("state", consume.Transient(err))
+	}
+	defer entry.mu.Unlock()
+	st := entry.st
+	version := ev.Incident.LastUpdateDateTime
+	if !st.Version.IsZero() && !version.After(st.Version) {
+		w.log.Info("stale event skipped: a newer version of the incident was handled", "tenant", ev.Tenant, "incident", ev.IncidentID,
+			"event", ev.ID, "version", version, "handled", st.Version, "seq", d.Seq())
+		return consume.Skipped("stale")
+	}
+
+	rs := w.opts.Rules.Current()
+	x := &execution{w: w, d: d, ev: ev, current: ev.Incident, st: st, rules: rs, previous: st.prev, now: w.now()}
+	x.evaluate(ev)
+	result := x.run(ctx)
+	if err := w.audit(ctx, d, x.audits); err != nil {
+		// An audit record must not be lost silently: the event is tried
+		// again (what was written is recorded, and is not written again).
+		w.metrics.AuditFailures.Inc()
+		return consume.Decide("audit", consume.Transient(fmt.Errorf("audit records not stored: %w", err)))
+	}
+	if result.Verdict == consume.Retry || result.Verdict == consume.Release {
+		// Nothing more to remember: the event comes again. What it wrote
+		// counts against the action budget at once.
+		if x.wrote {
+			if err := w.states.persist(ctx, key, entry); err != nil {
+				w.log.Warn("incident state not stored", "key", key, "err", err)
+			}
+		}
+		return result
+	}
+	// Only what the rules read through previous is remembered.
+	st.prev = rs.Remember(ev.Incident)
+	st.Version = version
+	st.dirty = true
+	// Before the ack: what the next event reads as previous, and the
+	// writes the action budget counts. A change of the version alone may be
+	// stored later (nothing reads it but the stale check, and the refresh
+	// before every write guards that).
+	if x.wrote || st.prev != nil || len(x.plan.Matches) > 0 {
+		if err := w.states.persist(ctx, key, entry); err != nil {
+			return consume.Decide("state", consume.Transient(err))
+		}
+	}
+	return result
+}
+
+// evaluate runs the rules on an event and counts matches and errors.
+func (x *execution) evaluate(ev *incident.Event) {
+	x.plan = x.rules.Evaluate(rules.Input{Event: ev, Previous: x.previous, Now: x.now})
+	for _, m := range x.plan.Matches {
+		x.w.metrics.RuleMatches.WithLabelValues(m.Rule).Inc()
+	}
+	for _, e := range x.plan.Errors {
+		x.w.metrics.RuleErrors.WithLabelValues(e.Rule).Inc()
+	}
+}
