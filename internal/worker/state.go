@@ -44,10 +44,10 @@ type stateStore struct {
 }
 
 type stateEntry struct {
-	mu        sync.Mutex // held while an event of the incident is handled
+	mu        sync.Mutex // held while an event of the incident is handled; guards st
 	key       string
 	st        *incidentState
-	partition string
+	partition string // guarded by stateStore.mu
 }
 
 func newStateStore(store kv.Store, size int) *stateStore {
@@ -69,14 +69,14 @@ func (s *stateStore) load(ctx context.Context, key, partition string) (*stateEnt
 		s.lru.MoveToFront(el)
 		e = el.Value.(*stateEntry)
 	} else {
-		e = &stateEntry{key: key, partition: partition}
+		e = &stateEntry{key: key}
 		s.cache[key] = s.lru.PushFront(e)
 	}
+	e.partition = partition
 	evicted := s.evict()
 	s.mu.Unlock()
 	s.store(ctx, evicted)
 	e.mu.Lock()
-	e.partition = partition
 	if e.st != nil {
 		return e, nil
 	}
