@@ -340,9 +340,8 @@ func TestGraphEmulatorCommand(t *testing.T) {
 		t.Errorf("GET 4211: %v %v", err, inc["id"])
 	}
 	resp.Body.Close()
-	if !strings.Contains(errb.String(), "incidents, open") {
-		t.Errorf("banner: %s", errb.String())
-	}
+	// The banner follows the start of serving: wait for it.
+	waitUntil(t, 5*time.Second, "the banner", func() bool { return strings.Contains(errb.String(), "incidents, open") })
 	cancel()
 	select {
 	case err := <-done:

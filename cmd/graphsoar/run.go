@@ -90,6 +90,7 @@ type services struct {
 	metrics  *telemetry.Metrics
 	embedded *broker.Embedded
 	nc       *nats.Conn
+	conn     atomic.Pointer[nats.Conn] // nc, for the health checks that run meanwhile
 	js       jetstream.JetStream
 	graph    *graph.Client
 	http     *telemetry.Server
@@ -127,6 +128,7 @@ func connect(cfg config.Config, embedListen, name string, sv *services) error {
 		return err
 	}
 	sv.nc = nc
+	sv.conn.Store(nc)
 	sv.js, err = jetstream.New(nc)
 	return err
 }
@@ -319,7 +321,7 @@ func serve(cfg config.Config, sv *services, ready telemetry.Check) error {
 	}
 	srv := telemetry.NewServer(sv.metrics, sv.log)
 	srv.AddCheck("nats", func(context.Context) error {
-		if !sv.nc.IsConnected() {
+		if nc := sv.conn.Load(); nc == nil || !nc.IsConnected() {
 			return errors.New("not connected")
 		}
 		return nil

@@ -116,7 +116,7 @@ func TestRunWithEmbeddedNATS(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Errorf("SIGTERM-style stop: %v", err)
 	}
-	if !strings.Contains(logs.String(), "msg=drained") {
+	if !strings.Contains(logs.String(), `msg="consumer drained"`) {
 		t.Errorf("no drain in the log:\n%s", logs.String())
 	}
 }

@@ -25,7 +25,7 @@ func TestTopologyPartitions(t *testing.T) {
 	}
 	cfg := top.StreamConfig()
 	if cfg.SubjectTransform == nil || cfg.SubjectTransform.Source != "security.incidents.*.*" ||
-		cfg.SubjectTransform.Destination != "graphsoar.incidents.{{partition(3,1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}" || cfg.Duplicates == 0 {
+		cfg.SubjectTransform.Destination != "graphsoar.incidents.{{partition(3,1)}}.{{wildcard(1)}}.{{wildcard(2)}}" || cfg.Duplicates == 0 {
 		t.Errorf("stream %+v", cfg)
 	}
 	one := broker.DefaultTopology()
