@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/graph"
@@ -44,6 +45,22 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) consume.Result
 		if err := ev.Complete(inc); err != nil {
 			return consume.Dead("fetch_incident", err)
 		}
+	}
+	if limit := w.now().Add(w.opts.FutureSkew); ev.Incident.LastUpdateDateTime.After(limit) {
+		// A version from the future would be recorded as handled and make
+		// every genuine event look stale: do not trust it; read the
+		// incident from Graph.
+		inc, _, err := w.graph.GetIncident(ctx, ev.Tenant, ev.IncidentID)
+		if err != nil {
+			return consume.Decide("future_version", consume.Because("future_version", err))
+		}
+		if inc.LastUpdateDateTime.After(limit) {
+			return consume.Dead("future_version", fmt.Errorf("event %s claims version %s and Graph has %s, both beyond now plus %v",
+				ev.ID, ev.Incident.LastUpdateDateTime.Format(time.RFC3339), inc.LastUpdateDateTime.Format(time.RFC3339), w.opts.FutureSkew))
+		}
+		w.log.Warn("event from the future: using the incident as Graph has it", "tenant", ev.Tenant, "incident", ev.IncidentID,
+			"event", ev.ID, "claimed", ev.Incident.LastUpdateDateTime, "graph", inc.LastUpdateDateTime)
+		ev.Incident = inc
 	}
 	key := stateKey(ev.Tenant, ev.IncidentID)
 	entry, err := w.states.load(ctx, key, d.Partition)

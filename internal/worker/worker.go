@@ -89,6 +89,10 @@ type Options struct {
 	// StateCache bounds the incidents whose state is kept in memory.
 	// Default 100,000.
 	StateCache int
+	// FutureSkew is how far past now an event's version may be before it
+	// is not trusted (the incident is read from Graph, or the event is
+	// dead-lettered as future_version). Default 5m.
+	FutureSkew time.Duration
 }
 
 // Worker handles events. Create it with New; use Handle as the consume
@@ -134,6 +138,9 @@ func New(o Options) (*Worker, error) {
 	}
 	if o.StateCache <= 0 {
 		o.StateCache = 100_000
+	}
+	if o.FutureSkew <= 0 {
+		o.FutureSkew = 5 * time.Minute
 	}
 	return &Worker{opts: o, graph: o.Graph, log: o.Log, metrics: o.Metrics, now: o.Now,
 		states: newStateStore(o.State, o.StateCache)}, nil

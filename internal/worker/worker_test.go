@@ -253,3 +253,43 @@ func rulesOps(t *testing.T, _ string) (string, error) {
 	}
 	return effs[0].Key, nil
 }
+
+// TestFutureVersionIsNotTrusted: an event dated years ahead is handled with
+// the incident as Graph has it, and does not make the next genuine event
+// stale; when Graph too is in the future, it is dead-lettered.
+func TestFutureVersionIsNotTrusted(t *testing.T) {
+	t.Parallel()
+	wd := newWorld(t, redTeamRule)
+	future := func(seq uint64) *consume.Delivery {
+		var ev map[string]any
+		_ = json.Unmarshal(fixtures.Read("redteam-created.json"), &ev)
+		ev["data"].(map[string]any)["lastUpdateDateTime"] = "2030-01-01T00:00:00Z"
+		b, _ := json.Marshal(ev)
+		d := delivery(t, "redteam-created.json", seq, 1)
+		d.Msg = msg{subject: d.Subject, data: b}
+		return d
+	}
+	if r := wd.w.Handle(context.Background(), future(1)); r.Verdict != consume.Ack {
+		t.Fatalf("verdict %s (%s: %v)", r.Verdict, r.Reason, r.Err)
+	}
+	if n := len(wd.fake.RequestsFor("GET", "/v1.0/security/incidents/4212")); n == 0 {
+		t.Error("the incident was not read from Graph")
+	}
+	e, err := wd.state.Get(context.Background(), "i."+tenant+".4212")
+	if err != nil || strings.Contains(string(e.Value), "2030") {
+		t.Errorf("the future version was recorded as handled: %s %v", e.Value, err)
+	}
+	// Graph itself in the future: not trusted either.
+	wd2 := newWorld(t, redTeamRule)
+	var inc map[string]any
+	_ = json.Unmarshal(fixtures.Read("redteam-created.json"), &inc)
+	data := inc["data"].(map[string]any)
+	data["lastUpdateDateTime"] = "2031-01-01T00:00:00Z"
+	b, _ := json.Marshal(data)
+	if err := wd2.fake.Seed(b); err != nil {
+		t.Fatal(err)
+	}
+	if r := wd2.w.Handle(context.Background(), future(1)); r.Verdict != consume.DeadLetter || r.Reason != "future_version" {
+		t.Errorf("verdict %s reason %q", r.Verdict, r.Reason)
+	}
+}
