@@ -33,6 +33,9 @@ type AuditEvent struct {
 	GraphStatus    int     `json:"graphStatus,omitempty"`
 	DurationMS     float64 `json:"durationMs"`
 	DryRun         bool    `json:"dryRun,omitempty"`
+	// Replanned: another party changed the incident while the event was
+	// retried, and its plan was decided again on the incident as it is.
+	Replanned bool `json:"replanned,omitempty"`
 }
 
 // AuditSubject is graphsoar.audit.<tenant>.<incident>.

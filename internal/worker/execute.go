@@ -29,6 +29,11 @@ type execution struct {
 	now      time.Time
 	plan     *rules.Plan
 
+	// resumed is the plan recorded by an earlier delivery of the event.
+	resumed *planRecord
+	// replanned: another party changed the incident, the plan was made again.
+	replanned bool
+
 	audits    []AuditEvent
 	wrote     bool
 	overspent bool
@@ -87,15 +92,33 @@ func (x *execution) run(ctx context.Context) consume.Result {
 		if err != nil {
 			return consume.Decide("refresh", err)
 		}
-		if fresh.LastUpdateDateTime.After(x.current.LastUpdateDateTime) {
+		switch {
+		case x.resumed != nil && !x.resumed.changedByOthers(fresh, &ops.Desired):
+			// A retry of a plan under way: our own writes changed the
+			// incident; what is left of the plan is carried out.
+		case x.resumed != nil || fresh.LastUpdateDateTime.After(x.current.LastUpdateDateTime):
+			if x.resumed != nil {
+				w.log.Info("incident changed by another party since the plan was made: deciding again", "tenant", x.ev.Tenant,
+					"incident", x.ev.IncidentID, "event", x.ev.ID, "modified_by", fresh.LastModifiedBy)
+				x.replanned = true
+			}
 			ev := *x.ev
 			ev.Incident = fresh
 			x.evaluate(&ev)
+			x.resumed = nil
 			if ops, err = reg.Operations(x.target(), x.planned()); err != nil {
 				return consume.Dead("plan", err)
 			}
 		}
 		x.current = fresh
+	}
+	if x.resumed == nil && (len(ops.Effects) > 0 || !ops.Desired.Diff(x.current).Empty()) {
+		// Recorded before the first write: a retry finishes this plan.
+		rec := &planRecord{Event: x.ev.ID, Version: x.current.LastUpdateDateTime, Fields: fieldsOf(x.current), Plan: *x.plan}
+		if err := w.savePlan(ctx, x.d, rec); err != nil {
+			return consume.Decide("plan", err)
+		}
+		x.resumed = rec
 	}
 	x.patch(ctx, reg, ops)
 	if x.retry == nil {
@@ -299,6 +322,6 @@ func (x *execution) auditEvent(rule, action string, params actions.Params, resul
 		Time: x.w.now(), Tenant: x.ev.Tenant, Incident: x.ev.IncidentID, EventID: x.ev.ID, EventType: string(x.ev.Type),
 		Version: x.ev.Incident.LastUpdateDateTime, Rule: rule, Action: action, Params: params, Result: result,
 		Error: errString(err), GraphRequestID: info.RequestID, GraphStatus: info.Status,
-		DurationMS: float64(d.Microseconds()) / 1000,
+		DurationMS: float64(d.Microseconds()) / 1000, Replanned: x.replanned,
 	}
 }

@@ -78,8 +78,21 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) consume.Result
 
 	rs := w.opts.Rules.Current()
 	x := &execution{w: w, d: d, ev: ev, current: ev.Incident, st: st, rules: rs, previous: st.prev, now: w.now()}
-	x.evaluate(ev)
+	resumed, err := w.loadPlan(ctx, d)
+	if err != nil {
+		return consume.Decide("plan", err)
+	}
+	if resumed != nil {
+		// A retry: finish the plan made before, unless another party
+		// changed the incident since (run decides after its refresh).
+		x.resumed, x.plan = resumed, &resumed.Plan
+	} else {
+		x.evaluate(ev)
+	}
 	result := x.run(ctx)
+	if x.resumed != nil && result.Verdict != consume.Retry && result.Verdict != consume.Release {
+		defer w.forgetPlan(ctx, d)
+	}
 	if err := w.audit(ctx, d, x.audits); err != nil {
 		// An audit record must not be lost silently: the event is tried
 		// again (what was written is recorded, and is not written again).

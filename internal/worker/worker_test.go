@@ -186,7 +186,7 @@ func TestUnstoredStateRetries(t *testing.T) {
 	t.Parallel()
 	wd := newWorld(t, redTeamRule)
 	wd.state.Fail = func(op, key string) error {
-		if op != "get" {
+		if op != "get" && strings.HasPrefix(key, "i.") {
 			return errors.New("nats: timeout")
 		}
 		return nil
@@ -292,4 +292,70 @@ func TestFutureVersionIsNotTrusted(t *testing.T) {
 	if r := wd2.w.Handle(context.Background(), future(1)); r.Verdict != consume.DeadLetter || r.Reason != "future_version" {
 		t.Errorf("verdict %s reason %q", r.Verdict, r.Reason)
 	}
+}
+
+// TestRetryFinishesThePlan: the first delivery's PATCH succeeds (the
+// incident is resolved) and the comment gets a 503; on the retry the
+// incident no longer matches the rule (it is resolved, by graphsoar), yet the
+// plan made before is finished: the comment is posted. A change by another
+// party since the plan makes it decided again.
+func TestRetryFinishesThePlan(t *testing.T) {
+	t.Parallel()
+	const rule = `
+rules:
+  - id: close-red-team
+    order: 1
+    when: 'incident.status == "active" && any(devices(incident), {.rbacGroupName == "RedTeam"})'
+    actions:
+      - set_status: resolved
+      - comment: "Closed by {{ rule.id }}"
+`
+	t.Run("our own write", func(t *testing.T) {
+		t.Parallel()
+		wd := newWorld(t, rule)
+		wd.fake.FailNext(graphfake.Fault{Method: "POST", PathPrefix: "/v1.0/security/incidents/4212/comments", Status: 503, Times: 1})
+		if r := wd.w.Handle(context.Background(), delivery(t, "redteam-created.json", 1, 1)); r.Verdict != consume.Retry {
+			t.Fatalf("first delivery %s: %v", r.Verdict, r.Err)
+		}
+		if inc, _ := wd.fake.Incident("4212"); inc["status"] != "resolved" {
+			t.Fatalf("the PATCH was not applied: %v", inc["status"])
+		}
+		d := delivery(t, "redteam-created.json", 1, 1)
+		d.Meta.NumDelivered = 2
+		if r := wd.w.Handle(context.Background(), d); r.Verdict != consume.Ack {
+			t.Fatalf("retry %s: %v", r.Verdict, r.Err)
+		}
+		if n := len(wd.fake.Comments("4212")); n != 1 {
+			t.Errorf("%d comments: the planned comment was lost after the partial success", n)
+		}
+		if _, err := wd.state.Get(context.Background(), "plan.INCIDENTS.1"); !errors.Is(err, kv.ErrNotFound) {
+			t.Errorf("the plan is kept after the event was settled: %v", err)
+		}
+	})
+	t.Run("another party's change", func(t *testing.T) {
+		t.Parallel()
+		wd := newWorld(t, rule)
+		wd.fake.FailNext(graphfake.Fault{Method: "POST", PathPrefix: "/v1.0/security/incidents/4212/comments", Status: 503, Times: 1})
+		if r := wd.w.Handle(context.Background(), delivery(t, "redteam-created.json", 1, 1)); r.Verdict != consume.Retry {
+			t.Fatalf("first delivery %s: %v", r.Verdict, r.Err)
+		}
+		// An analyst reopens the incident and assigns it meanwhile.
+		var ev map[string]any
+		_ = json.Unmarshal(fixtures.Read("redteam-created.json"), &ev)
+		data := ev["data"].(map[string]any)
+		data["status"], data["assignedTo"] = "inProgress", "analyst@contoso.com"
+		data["lastUpdateDateTime"], data["lastModifiedBy"] = time.Now().UTC().Format(time.RFC3339Nano), "analyst@contoso.com"
+		b, _ := json.Marshal(data)
+		if err := wd.fake.Seed(b); err != nil {
+			t.Fatal(err)
+		}
+		d := delivery(t, "redteam-created.json", 1, 1)
+		d.Meta.NumDelivered = 2
+		if r := wd.w.Handle(context.Background(), d); r.Verdict != consume.Ack {
+			t.Fatalf("retry %s: %v", r.Verdict, r.Err)
+		}
+		if n := len(wd.fake.Comments("4212")); n != 0 {
+			t.Errorf("%d comments: the plan was carried out on an incident the analyst changed", n)
+		}
+	})
 }
