@@ -113,11 +113,11 @@ func replaySource(ctx context.Context, s stdio, path, natsURL, creds, stream, si
 		return replay.Lines(f, path, size), func() { f.Close() }, nil
 	}
 	now := time.Now()
-	since, err := replay.ParseTime(sinceStr, now)
+	since, err := streamsrc.ParseTime(sinceStr, now)
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("--since: %w", err)}
 	}
-	until, err := replay.ParseTime(untilStr, now)
+	until, err := streamsrc.ParseTime(untilStr, now)
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("--until: %w", err)}
 	}

@@ -196,26 +196,3 @@ func TestLinesErrors(t *testing.T) {
 		t.Errorf("refs %v, error %v", refs, last)
 	}
 }
-
-func TestParseTime(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Time
-		bad  bool
-	}{
-		{in: "", want: time.Time{}},
-		{in: "2026-11-20T08:00:00Z", want: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)},
-		{in: "2026-11-20", want: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
-		{in: "72h", want: now.Add(-72 * time.Hour)},
-		{in: "-1h", bad: true},
-		{in: "yesterday", bad: true},
-	}
-	for _, tt := range tests {
-		got, err := replay.ParseTime(tt.in, now)
-		if (err != nil) != tt.bad || !got.Equal(tt.want) {
-			t.Errorf("ParseTime(%q) = %v, %v; want %v, bad %v", tt.in, got, err, tt.want, tt.bad)
-		}
-	}
-}
