@@ -36,6 +36,7 @@ Graph writes.`,
 		newPollCmd(getenv, s),
 		newPublishCmd(s),
 		newDemoCmd(s),
+		newDLQCmd(s),
 		newReplayCmd(s),
 	)
 	return root

@@ -119,11 +119,7 @@ func connect(cfg config.Config, embedListen, name string, sv *services) error {
 	}
 	// A replica started before its NATS servers waits for them (not ready
 	// meanwhile) instead of exiting.
-	opts := []nats.Option{nats.RetryOnFailedConnect(true)}
-	if cfg.NATS.Creds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.NATS.Creds))
-	}
-	nc, err := broker.Connect(url, name, sv.log, opts...)
+	nc, err := cfg.NATS.Auth().Connect(url, name, sv.log, nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return err
 	}

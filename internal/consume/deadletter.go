@@ -25,6 +25,10 @@ const (
 	HeaderSubject      = "Graphsoar-Subject" // where the producer published it
 	HeaderDeadLettered = "Graphsoar-Dead-Lettered"
 	HeaderOrigPrefix   = "Graphsoar-Orig-"
+	// HeaderReplayOf marks an event republished from a dead letter
+	// (<dlq stream>:<sequence>): the worker handles it although its version
+	// was handled before, once per dead letter.
+	HeaderReplayOf = "Graphsoar-Replay-Of"
 )
 
 // DeadLetterSubject is graphsoar.dlq.<tenant>.<incident>, or

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/incident"
+	"github.com/graphsoar/graphsoar/internal/kv"
 	"github.com/graphsoar/graphsoar/internal/rules"
 )
 
@@ -17,7 +19,7 @@ import (
 // handled, evaluates the rules, carries out the plan, stores the audit
 // records and the incident's state, and says what becomes of the event.
 // Errors go through consume.Decide, the one table of verdicts.
-func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) consume.Result {
+func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Result) {
 	ev, err := incident.Decode(d.Msg.Data())
 	if err != nil {
 		return consume.Dead("malformed", err)
@@ -70,7 +72,24 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) consume.Result
 	defer entry.mu.Unlock()
 	st := entry.st
 	version := ev.Incident.LastUpdateDateTime
-	if !st.Version.IsZero() && !version.After(st.Version) {
+	replayOf := d.Msg.Headers().Get(consume.HeaderReplayOf)
+	if replayOf != "" {
+		done, err := w.replayed(ctx, replayOf)
+		if err != nil {
+			return consume.Decide("replay", err)
+		}
+		if done {
+			w.log.Info("replay skipped: this dead letter was replayed and handled before", "replay_of", replayOf, "event", ev.ID)
+			return consume.Skipped("replayed")
+		}
+		defer func() {
+			// Once handled for good (not when it is tried again).
+			if r.Verdict == consume.Ack || r.Verdict == consume.DeadLetter {
+				w.markReplayed(ctx, replayOf)
+			}
+		}()
+	}
+	if replayOf == "" && !st.Version.IsZero() && !version.After(st.Version) {
 		w.log.Info("stale event skipped: a newer version of the incident was handled", "tenant", ev.Tenant, "incident", ev.IncidentID,
 			"event", ev.ID, "version", version, "handled", st.Version, "seq", d.Seq())
 		return consume.Skipped("stale")
@@ -109,9 +128,12 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) consume.Result
 		}
 		return result
 	}
-	// Only what the rules read through previous is remembered.
+	// Only what the rules read through previous is remembered; a replay of
+	// an older version does not move the version back.
 	st.prev = rs.Remember(ev.Incident)
-	st.Version = version
+	if version.After(st.Version) {
+		st.Version = version
+	}
 	st.dirty = true
 	// Before the ack: what the next event reads as previous, and the
 	// writes the action budget counts. A change of the version alone may be
@@ -134,4 +156,28 @@ func (x *execution) evaluate(ev *incident.Event) {
 	for _, e := range x.plan.Errors {
 		x.w.metrics.RuleErrors.WithLabelValues(e.Rule).Inc()
 	}
+}
+
+// replayKey is the record of a dead letter's replay handled.
+func replayKey(replayOf string) string {
+	return "replayed." + broker.KeyToken(replayOf)
+}
+
+// replayed reports whether a dead letter's replay was handled before.
+func (w *Worker) replayed(ctx context.Context, replayOf string) (bool, error) {
+	_, err := w.opts.State.Get(ctx, replayKey(replayOf))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, kv.ErrNotFound):
+		return false, nil
+	}
+	return false, consume.Transient(err)
+}
+
+// markReplayed records a replay handled (best effort: a second replay of the
+// same dead letter within the stream's duplicate window is dropped by
+// JetStream anyway).
+func (w *Worker) markReplayed(ctx context.Context, replayOf string) {
+	_, _ = w.opts.State.Put(context.WithoutCancel(ctx), replayKey(replayOf), []byte(w.now().UTC().Format(time.RFC3339)))
 }
