@@ -24,17 +24,24 @@
 # the working directory /var/lib/graphsoar (writable by 65532; mount a volume
 # there to keep it). See deploy/ for Kubernetes and docker compose.
 
-# The Go toolchain of go.mod (go 1.26). Pin a patch release or a digest for
-# reproducible builds.
-ARG GO_IMAGE=golang:1.26
+# Base images are pinned by digest (deploy/README.md, Image digests, says how
+# to refresh them: crane digest IMAGE, or docker buildx imagetools inspect).
+#
+# The build runs on go.mod's toolchain, go1.27.3 (the patched release;
+# README: Development). The image is golang 1.27 pinned by digest; GOTOOLCHAIN
+# makes its go command fetch go1.27.3 from the Go module proxy, verified
+# against the Go checksum database, before anything is built. With an image
+# of go1.27.3 itself (GO_IMAGE=golang:1.27.3@sha256:...), nothing is fetched.
+ARG GO_IMAGE=golang:1.27.1@sha256:f773aa2679c165b2d4ccf04c1de9ef5f34c0e4fd7008b3c449d4cdc47d83af55
 
 FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
+ENV GOTOOLCHAIN=go1.27.3
 WORKDIR /src
 
 # Modules first, in their own layer: it is rebuilt only when go.mod or go.sum
 # change.
 COPY go.mod go.sum ./
-RUN go mod download && go mod verify
+RUN go version && go mod download && go mod verify
 
 COPY . .
 ARG TARGETOS
@@ -49,7 +56,7 @@ RUN mkdir -p /out/rules /out/var \
     && cp -R rules/lists /out/rules/lists \
     && find rules -maxdepth 1 -type f -name '*.yaml' ! -name '*_test.yaml' -exec cp {} /out/rules/ \;
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 
 ARG VERSION=dev
 ARG REVISION=unknown
@@ -60,7 +67,8 @@ LABEL org.opencontainers.image.title="graphsoar" \
       org.opencontainers.image.documentation="https://github.com/graphsoar/graphsoar/blob/main/docs/OPERATIONS.md" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
+      org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot" \
+      org.opencontainers.image.base.digest="sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab"
 
 COPY --from=build /out/graphsoar /graphsoar
 COPY --from=build /out/rules /etc/graphsoar/rules

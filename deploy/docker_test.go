@@ -161,11 +161,20 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 
-	// The build stage: the go.mod Go release, static, ./cmd/graphsoar.
-	goVersion := goModVersion(t)
+	// The build stage: go.mod's toolchain (the golang image of its release,
+	// and GOTOOLCHAIN set to it unless the image is that very version),
+	// static, ./cmd/graphsoar.
+	toolchain := goModToolchain(t)
+	release := strings.Join(strings.SplitN(toolchain, ".", 3)[:2], ".")
 	build := df.stages[0]
-	if !strings.HasPrefix(imageName(build.image), "golang") || !strings.HasPrefix(imageTag(build.image), goVersion) {
-		t.Errorf("build stage FROM %s: want golang:%s (go.mod: go %s)", build.image, goVersion, goVersion)
+	if !strings.HasPrefix(imageName(build.image), "golang") || !strings.HasPrefix(imageTag(build.image), release) {
+		t.Errorf("build stage FROM %s: want golang:%s (go.mod: toolchain go%s)", build.image, release, toolchain)
+	}
+	if imageTag(build.image) != toolchain {
+		env := build.all("ENV")
+		if !slices.ContainsFunc(env, func(in instruction) bool { return strings.TrimSpace(in.args) == "GOTOOLCHAIN=go"+toolchain }) {
+			t.Errorf("build stage FROM %s is not go%s and sets no ENV GOTOOLCHAIN=go%s", build.image, toolchain, toolchain)
+		}
 	}
 	var out string
 	for _, in := range build.all("RUN") {
@@ -298,13 +307,17 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// goModVersion is go.mod's go directive as major.minor.
-func goModVersion(t *testing.T) string {
+// goModToolchain is go.mod's toolchain (1.27.3), or its go directive when
+// it has no toolchain line.
+func goModToolchain(t *testing.T) string {
 	data, err := os.ReadFile(filepath.Join(repo, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(data)
+	if m := regexp.MustCompile(`(?m)^toolchain go(\d+\.\d+(?:\.\d+)?)\s*$`).FindSubmatch(data); m != nil {
+		return string(m[1])
+	}
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+(?:\.\d+)?)`).FindSubmatch(data)
 	if m == nil {
 		t.Fatal("go.mod has no go directive")
 	}

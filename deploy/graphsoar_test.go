@@ -139,6 +139,9 @@ func containerConfig(t *testing.T, c *cluster, pod *corev1.PodSpec, ctr *corev1.
 		t.Errorf("--config %s: %v", file, err)
 		return config.Config{}, false
 	}
+	// The certificate files of Secret mounts exist only in the cluster: the
+	// configuration refers to generated stand-ins (config.Validate reads them).
+	content = secretStandIns(t, c, pod, ctr).Replace(content)
 	tmp := filepath.Join(t.TempDir(), path.Base(file))
 	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
 		t.Fatal(err)

@@ -309,22 +309,8 @@ func checkNATSContainer(t *testing.T, c *cluster, w workload, pod *corev1.PodSpe
 		return
 	}
 	file := ctr.Command[i+1]
-	content, err := c.fileAt(pod, ctr, file)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	tmp := filepath.Join(t.TempDir(), "nats.conf")
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	pod0 := w.name + "-0"
-	for _, e := range ctr.Env {
-		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name" {
-			t.Setenv(e.Name, pod0)
-		}
-	}
-	opts, err := server.ProcessConfigFile(tmp)
+	opts, _, err := natsConf(t, c, w, pod, ctr)
 	if err != nil {
 		t.Errorf("%s: %v", file, err)
 		return
@@ -405,6 +391,43 @@ func checkNATSContainer(t *testing.T, c *cluster, w workload, pod *corev1.PodSpe
 	if opts.Cluster.Name == "" {
 		t.Error("nats.conf: the cluster has no name")
 	}
+}
+
+// natsConf loads the NATS container's configuration file as its pod-0
+// sees it, with nats-server's own parser: the file from its ConfigMap mount,
+// the TLS files of its Secret mounts stood in by generated ones (they exist
+// only in the cluster), SERVER_NAME the pod name, and the variables from
+// Secrets set to the example Secrets' values. It returns the server's
+// options and the file's text as written.
+func natsConf(t *testing.T, c *cluster, w workload, pod *corev1.PodSpec, ctr *corev1.Container) (*server.Options, string, error) {
+	t.Helper()
+	i := slices.Index(ctr.Command, "--config")
+	if i < 0 || i+1 >= len(ctr.Command) {
+		return nil, "", fmt.Errorf("container %s: command %q has no --config FILE", ctr.Name, ctr.Command)
+	}
+	content, err := c.fileAt(pod, ctr, ctr.Command[i+1])
+	if err != nil {
+		return nil, "", err
+	}
+	tmp := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(tmp, []byte(secretStandIns(t, c, pod, ctr).Replace(content)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ctr.Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			t.Setenv(e.Name, w.name+"-0")
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			s, ok := get[*corev1.Secret](c, ref.Name)
+			if !ok || s.StringData[ref.Key] == "" {
+				return nil, "", fmt.Errorf("env %s: no example value for Secret %s key %s", e.Name, ref.Name, ref.Key)
+			}
+			t.Setenv(e.Name, s.StringData[ref.Key])
+		}
+	}
+	opts, err := server.ProcessConfigFile(tmp)
+	return opts, content, err
 }
 
 // routeHost normalises a route to POD.SERVICE:PORT.
