@@ -216,6 +216,7 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 		ID: wid, Identity: cfg.Worker.Identity, Concurrency: cfg.Worker.Concurrency, DryRun: cfg.Worker.DryRun, Refresh: &refresh,
 		ActionBudget: cfg.Worker.ActionBudget, EventTimeout: cfg.Worker.EventTimeout, DrainTimeout: cfg.Worker.DrainTimeout,
 		RetryBudget: cfg.Worker.RetryBudget, Create: cfg.NATS.Create,
+		MaxEventBytes: cfg.Worker.MaxEventBytes, MaxAlerts: cfg.Worker.MaxAlerts, MaxEvidence: cfg.Worker.MaxEvidence,
 	})
 	if err != nil {
 		return err

@@ -80,6 +80,12 @@ type Worker struct {
 	ActionBudget int           `yaml:"actionBudget"`
 	Refresh      bool          `yaml:"refreshBeforeWrite"`
 	EventTimeout time.Duration `yaml:"eventTimeout"`
+	// MaxEventBytes, MaxAlerts and MaxEvidence bound one event (defaults 1
+	// MiB, 1,000 alerts, 10,000 evidence items): an event over any of them
+	// is dead-lettered as too_large.
+	MaxEventBytes int `yaml:"maxEventBytes"`
+	MaxAlerts     int `yaml:"maxAlerts"`
+	MaxEvidence   int `yaml:"maxEvidence"`
 	// RetryBudget is how long an event may keep failing (429s, outages)
 	// before it is dead-lettered, counted from its first failure. Default 6h.
 	RetryBudget  time.Duration `yaml:"retryBudget"`

@@ -224,7 +224,10 @@ func event(o Options, i int) (id string, body []byte, err error) {
 			}
 		}
 	}
-	inc["lastUpdateDateTime"] = time.Date(2030, 1, 1, 0, 0, version, 0, time.UTC).Format(time.RFC3339)
+	// Versions in the last hour: in the past (the worker does not trust
+	// versions from the future) and increasing.
+	base := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	inc["lastUpdateDateTime"] = base.Add(time.Duration(version) * time.Second).Format(time.RFC3339)
 	env["id"] = fmt.Sprintf("load-%d", i)
 	env["subject"] = id
 	env["type"] = "com.microsoft.graph.security.incident.updated"

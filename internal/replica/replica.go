@@ -51,6 +51,8 @@ type Options struct {
 	RetryBudget time.Duration
 	// Create lets consumption recreate a deleted consumer or stream.
 	Create bool
+	// MaxEventBytes, MaxAlerts, MaxEvidence: see worker.Options.
+	MaxEventBytes, MaxAlerts, MaxEvidence int
 	// OnSettled, when set, is told of every settled event; it must not block.
 	OnSettled func(consume.Settlement)
 
@@ -83,6 +85,7 @@ func New(o Options) (*Replica, error) {
 		Rules: o.Rules, Graph: o.Graph, State: state, Effects: kv.JetStream(o.Buckets.Effects),
 		Audit: broker.JetStreamPublisher{JS: o.JS}, Log: o.Log, Metrics: o.Metrics, ID: o.ID, DryRun: o.DryRun,
 		Refresh: o.Refresh, ActionBudget: o.ActionBudget, EffectLease: o.EffectLease, Identity: o.Identity,
+		MaxEventBytes: o.MaxEventBytes, MaxAlerts: o.MaxAlerts, MaxEvidence: o.MaxEvidence,
 	})
 	if err != nil {
 		return nil, err

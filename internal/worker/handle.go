@@ -20,6 +20,9 @@ import (
 // records and the incident's state, and says what becomes of the event.
 // Errors go through consume.Decide, the one table of verdicts.
 func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Result) {
+	if n := len(d.Msg.Data()); n > w.opts.MaxEventBytes {
+		return consume.Dead("too_large", fmt.Errorf("event of %d bytes, more than the limit of %d", n, w.opts.MaxEventBytes))
+	}
 	ev, err := incident.Decode(d.Msg.Data())
 	if err != nil {
 		return consume.Dead("malformed", err)
@@ -47,6 +50,9 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Res
 		if err := ev.Complete(inc); err != nil {
 			return consume.Dead("fetch_incident", err)
 		}
+	}
+	if err := w.withinBounds(ev.Incident); err != nil {
+		return consume.Dead("too_large", fmt.Errorf("event %s: %w", ev.ID, err))
 	}
 	if limit := w.now().Add(w.opts.FutureSkew); ev.Incident.LastUpdateDateTime.After(limit) {
 		// A version from the future would be recorded as handled and make
@@ -180,4 +186,21 @@ func (w *Worker) replayed(ctx context.Context, replayOf string) (bool, error) {
 // JetStream anyway).
 func (w *Worker) markReplayed(ctx context.Context, replayOf string) {
 	_, _ = w.opts.State.Put(context.WithoutCancel(ctx), replayKey(replayOf), []byte(w.now().UTC().Format(time.RFC3339)))
+}
+
+// withinBounds checks an incident against the alert and evidence bounds.
+func (w *Worker) withinBounds(inc *incident.Incident) error {
+	if n := len(inc.Alerts); n > w.opts.MaxAlerts {
+		return fmt.Errorf("%d alerts, more than the limit of %d", n, w.opts.MaxAlerts)
+	}
+	n := 0
+	for _, a := range inc.Alerts {
+		if a != nil {
+			n += len(a.Evidence)
+		}
+	}
+	if n > w.opts.MaxEvidence {
+		return fmt.Errorf("%d evidence items, more than the limit of %d", n, w.opts.MaxEvidence)
+	}
+	return nil
 }

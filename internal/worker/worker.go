@@ -89,6 +89,11 @@ type Options struct {
 	// StateCache bounds the incidents whose state is kept in memory.
 	// Default 100,000.
 	StateCache int
+	// MaxEventBytes, MaxAlerts and MaxEvidence bound an event: one over any
+	// of them is dead-lettered as too_large before the rules see it, so that
+	// rule evaluation has a measurable worst case. Defaults 1 MiB, 1,000
+	// alerts and 10,000 evidence items.
+	MaxEventBytes, MaxAlerts, MaxEvidence int
 	// FutureSkew is how far past now an event's version may be before it
 	// is not trusted (the incident is read from Graph, or the event is
 	// dead-lettered as future_version). Default 5m.
@@ -138,6 +143,15 @@ func New(o Options) (*Worker, error) {
 	}
 	if o.StateCache <= 0 {
 		o.StateCache = 100_000
+	}
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = 1 << 20
+	}
+	if o.MaxAlerts <= 0 {
+		o.MaxAlerts = 1000
+	}
+	if o.MaxEvidence <= 0 {
+		o.MaxEvidence = 10_000
 	}
 	if o.FutureSkew <= 0 {
 		o.FutureSkew = 5 * time.Minute

@@ -90,6 +90,8 @@ func (p *publisher) results() map[string]int {
 
 type world struct {
 	fake    *graphfake.Server
+	rules   worker.RuleSource
+	graph   worker.Graph
 	w       *worker.Worker
 	state   *kv.Memory
 	effects *kv.Memory
@@ -119,8 +121,8 @@ func newWorld(t *testing.T, ruleYAML string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wd := &world{fake: fake, state: &kv.Memory{}, effects: &kv.Memory{}, audit: &publisher{}}
-	wd.w, err = worker.New(worker.Options{Rules: rules.Static{RS: rs}, Graph: client, State: wd.state, Effects: wd.effects,
+	wd := &world{fake: fake, rules: rules.Static{RS: rs}, graph: client, state: &kv.Memory{}, effects: &kv.Memory{}, audit: &publisher{}}
+	wd.w, err = worker.New(worker.Options{Rules: wd.rules, Graph: client, State: wd.state, Effects: wd.effects,
 		Audit: wd.audit, ID: "w1"})
 	if err != nil {
 		t.Fatal(err)
@@ -359,3 +361,46 @@ rules:
 		}
 	})
 }
+
+// TestOversizedEventsAreDeadLettered: an event over the size bound, or with
+// more alerts or evidence than allowed, goes to the dead letters as
+// too_large before any rule sees it.
+func TestOversizedEventsAreDeadLettered(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		opts func(*worker.Options)
+	}{
+		{"bytes", func(o *worker.Options) { o.MaxEventBytes = 1000 }},
+		{"alerts", func(o *worker.Options) { o.MaxAlerts = 2 }},
+		{"evidence", func(o *worker.Options) { o.MaxEvidence = 2 }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			wd := newWorld(t, redTeamRule)
+			o := worker.Options{Rules: wd.rules, Graph: wd.graph, State: wd.state, Effects: wd.effects, Audit: wd.audit, ID: "w1"}
+			tt.opts(&o)
+			w, err := worker.New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := delivery(t, "redteam-created.json", 1, 1)
+			// Three alerts (the fixture's, three times).
+			var ev map[string]any
+			_ = json.Unmarshal(fixtures.Read("redteam-created.json"), &ev)
+			data := ev["data"].(map[string]any)
+			alerts := data["alerts"].([]any)
+			data["alerts"] = []any{alerts[0], alerts[0], alerts[0]}
+			b, _ := json.Marshal(ev)
+			d.Msg = msg{subject: d.Subject, data: b}
+			r := w.Handle(context.Background(), d)
+			if r.Verdict != consume.DeadLetter || r.Reason != "too_large" {
+				t.Errorf("verdict %s reason %q (%v)", r.Verdict, r.Reason, r.Err)
+			}
+			if n := len(wd.fake.Requests()); n != 0 {
+				t.Errorf("%d Graph requests for an oversized event", n)
+			}
+		})
+	}
+}
+
