@@ -403,4 +403,3 @@ func TestOversizedEventsAreDeadLettered(t *testing.T) {
 		})
 	}
 }
-
