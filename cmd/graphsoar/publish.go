@@ -20,7 +20,8 @@ import (
 )
 
 func newPublishCmd(s stdio) *cobra.Command {
-	var eventPath, natsURL, creds, subject string
+	var eventPath, subject string
+	var nf natsFlags
 	cmd := &cobra.Command{
 		Use:   "publish",
 		Short: "Publish incident events to NATS JetStream (a file, or JSON Lines on stdin)",
@@ -35,13 +36,9 @@ the others are still published.`,
 			if eventPath == "" {
 				return &exitError{code: 2, err: errors.New("--event is required (a file, or - for JSON Lines on stdin)")}
 			}
-			var opts []nats.Option
-			if creds != "" {
-				opts = append(opts, nats.UserCredentials(creds))
-			}
-			nc, err := nats.Connect(natsURL, opts...)
+			nc, err := nf.dial(cmd.Flags(), "graphsoar-publish")
 			if err != nil {
-				return fmt.Errorf("connect to nats: %w", err)
+				return err // exit 2 for options that do not fit; a connect error is redacted
 			}
 			defer nc.Close()
 			js, err := jetstream.New(nc)
@@ -73,8 +70,7 @@ the others are still published.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&eventPath, "event", "", "event file, or - for JSON Lines on stdin")
-	f.StringVar(&natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS servers")
-	f.StringVar(&creds, "nats-creds", "", "NATS credentials file")
+	nf.register(f, "nats://127.0.0.1:4222", "NATS servers (comma-separated)")
 	f.StringVar(&subject, "subject", "security.incidents", "subject prefix: events go to PREFIX.<tenant>.<incident>")
 	return cmd
 }

@@ -18,7 +18,8 @@ import (
 )
 
 func newReplayCmd(s stdio) *cobra.Command {
-	var dir, eventsPath, natsURL, natsCreds, stream, sinceStr, untilStr, against, format, nowStr string
+	var dir, eventsPath, stream, sinceStr, untilStr, against, format, nowStr string
+	var nf natsFlags
 	cmd := &cobra.Command{
 		Use:   "replay",
 		Short: "Backtest rules on recorded events: what they would have done, nothing written",
@@ -48,7 +49,7 @@ PLANNED being {"rule", "type", "params"}.`,
 			if format != "json" && format != "text" {
 				return &exitError{code: 2, err: fmt.Errorf("--format: %q is not json or text", format)}
 			}
-			if eventsPath == "" && natsURL == "" {
+			if eventsPath == "" && nf.url == "" {
 				return &exitError{code: 2, err: fmt.Errorf("--events FILE (or -) or --nats-url is required")}
 			}
 			defer batchGC()()
@@ -67,7 +68,8 @@ PLANNED being {"rule", "type", "params"}.`,
 					return &exitError{code: 2, err: fmt.Errorf("--now: %w", err)}
 				}
 			}
-			events, closeEvents, err := replaySource(cmd.Context(), s, eventsPath, natsURL, natsCreds, stream, sinceStr, untilStr)
+			dial := func() (*nats.Conn, error) { return nf.dial(cmd.Flags(), "graphsoar replay") }
+			events, closeEvents, err := replaySource(cmd.Context(), s, eventsPath, dial, stream, sinceStr, untilStr)
 			if err != nil {
 				return err
 			}
@@ -84,8 +86,7 @@ PLANNED being {"rule", "type", "params"}.`,
 	f := cmd.Flags()
 	f.StringVar(&dir, "rules", "rules", "rules directory")
 	f.StringVar(&eventsPath, "events", "", "JSON Lines export of events, or - for stdin (else the stream is read)")
-	f.StringVar(&natsURL, "nats-url", "", "NATS servers to read the stream from")
-	f.StringVar(&natsCreds, "nats-creds", "", "NATS credentials file")
+	nf.register(f, "", "NATS servers to read the stream from")
 	f.StringVar(&stream, "stream", "INCIDENTS", "JetStream stream of incident events")
 	f.StringVar(&sinceStr, "since", "", "first message time: RFC 3339, a date, or a duration before now (72h)")
 	f.StringVar(&untilStr, "until", "", "last message time: RFC 3339, a date, or a duration before now")
@@ -97,7 +98,7 @@ PLANNED being {"rule", "type", "params"}.`,
 
 // replaySource opens the events: the JSON Lines file (or stdin) when given,
 // else the stream.
-func replaySource(ctx context.Context, s stdio, path, natsURL, creds, stream, sinceStr, untilStr string) (iter.Seq2[replay.Raw, error], func(), error) {
+func replaySource(ctx context.Context, s stdio, path string, dial func() (*nats.Conn, error), stream, sinceStr, untilStr string) (iter.Seq2[replay.Raw, error], func(), error) {
 	if path == "-" {
 		return replay.Lines(s.in, "stdin", 0), func() {}, nil
 	}
@@ -121,13 +122,9 @@ func replaySource(ctx context.Context, s stdio, path, natsURL, creds, stream, si
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("--until: %w", err)}
 	}
-	opts := []nats.Option{nats.Name("graphsoar replay")}
-	if creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
-	}
-	nc, err := nats.Connect(natsURL, opts...)
+	nc, err := dial()
 	if err != nil {
-		return nil, nil, &exitError{code: 1, err: fmt.Errorf("nats: %w", err)}
+		return nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
