@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/natstest"
 )
 
 // role is a connection as one NATS user, with the permission errors the
@@ -35,25 +36,15 @@ type role struct {
 func TestNATSPermissions(t *testing.T) {
 	c := loadCluster(t)
 	_, _, opts, _ := natsServer(t, c)
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
-		Accounts: opts.Accounts, Users: opts.Users,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS not ready")
-	}
+	srv := natstest.Start(t, func(o *server.Options) { o.Accounts, o.Users = opts.Accounts, opts.Users })
 	pw, ok := get[*corev1.Secret](c, "nats-users")
 	if !ok {
 		t.Fatal("no example Secret nats-users")
 	}
 	connect := func(user, key string) *role {
 		r := &role{name: user, errs: make(chan error, 64)}
-		r.nc, err = nats.Connect(srv.ClientURL(), nats.UserInfo(user, pw.StringData[key]),
+		var err error
+		r.nc, err = nats.Connect(srv.URL(), nats.UserInfo(user, pw.StringData[key]),
 			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { r.errs <- err }))
 		if err != nil {
 			t.Fatalf("%s: %v", user, err)
@@ -78,7 +69,7 @@ func TestNATSPermissions(t *testing.T) {
 	must(admin, "EnsureStream", broker.EnsureStream(ctx, admin.js, topo, true))
 	must(admin, "EnsureConsumers", broker.EnsureConsumers(ctx, admin.js, topo, true))
 	must(admin, "EnsureSideStreams", broker.EnsureSideStreams(ctx, admin.js, topo))
-	_, err = broker.EnsureBuckets(ctx, admin.js, topo)
+	_, err := broker.EnsureBuckets(ctx, admin.js, topo)
 	must(admin, "EnsureBuckets", err)
 	_, err = broker.EnsurePollBucket(ctx, admin.js, topo, cfg.Poll.Bucket)
 	must(admin, "EnsurePollBucket", err)

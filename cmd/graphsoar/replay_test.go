@@ -7,10 +7,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/graphsoar/graphsoar/internal/natstest"
 )
 
 const replayRulesNew = `
@@ -97,20 +97,8 @@ func TestReplayCommand(t *testing.T) {
 	}
 
 	// The same events in the stream give the same report.
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	srv := natstest.Start(t)
+	nc, _ := srv.Connect()
 	js, err := nc.JetStream()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +111,7 @@ func TestReplayCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := cli(t, nil, "", "replay", "--rules", dir+"/new", "--against", dir+"/old", "--nats-url", srv.ClientURL(), "--stream", "EVENTS", "--format", "json")
+	s := cli(t, nil, "", "replay", "--rules", dir+"/new", "--against", dir+"/old", "--nats-url", srv.URL(), "--stream", "EVENTS", "--format", "json")
 	if s.code != 0 {
 		t.Fatalf("stream: code %d: %s", s.code, s.err)
 	}

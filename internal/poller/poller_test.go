@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/graphsoar/graphsoar/internal/telemetry"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -14,7 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/graphsoar/graphsoar/internal/natstest"
+	"github.com/graphsoar/graphsoar/internal/telemetry"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -42,26 +44,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
+	_, js := natstest.Start(t).Connect()
 	e := &env{t: t, js: js, topo: broker.DefaultTopology()}
 	ctx := context.Background()
 	if err := broker.EnsureStream(ctx, js, e.topo, true); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if e.state, err = broker.EnsurePollBucket(ctx, js, e.topo, "graphsoar-poll"); err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/graphsoar/graphsoar/internal/natstest"
 	"github.com/graphsoar/graphsoar/internal/replay"
 	"github.com/graphsoar/graphsoar/internal/replay/streamsrc"
 	"github.com/graphsoar/graphsoar/internal/rules"
@@ -24,29 +23,12 @@ import (
 // incident stream, partitioned as the worker makes it.
 func startJetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = js.CreateStream(context.Background(), jetstream.StreamConfig{
+	_, js := natstest.Start(t).Connect()
+	_, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
 		Name: "INCIDENTS", Subjects: []string{"security.incidents.>"},
 		SubjectTransform: &jetstream.SubjectTransformConfig{
 			Source:      "security.incidents.*.*",
-			Destination: "graphsoar.incidents.{{partition(8,1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}",
+			Destination: "graphsoar.incidents.{{partition(8,1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
 		},
 	})
 	if err != nil {
