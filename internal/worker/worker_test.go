@@ -59,6 +59,21 @@ func delivery(t *testing.T, fixture string, seq uint64, epoch uint64) *consume.D
 		Partition: "0", Epoch: epoch, Tenant: tenant, Incident: ev.Data.ID, Key: tenant + "/" + ev.Data.ID, Subject: subj}
 }
 
+// redTeam is a delivery of the red-team fixture whose incident mutate
+// changed.
+func redTeam(t *testing.T, seq uint64, mutate func(data map[string]any)) *consume.Delivery {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(fixtures.Read("redteam-created.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	mutate(ev["data"].(map[string]any))
+	b, _ := json.Marshal(ev)
+	d := delivery(t, "redteam-created.json", seq, 1)
+	d.Msg = msg{subject: d.Subject, data: b}
+	return d
+}
+
 // publisher records audit records; fail, when set, refuses them.
 type publisher struct {
 	mu   sync.Mutex
@@ -263,13 +278,7 @@ func TestFutureVersionIsNotTrusted(t *testing.T) {
 	t.Parallel()
 	wd := newWorld(t, redTeamRule)
 	future := func(seq uint64) *consume.Delivery {
-		var ev map[string]any
-		_ = json.Unmarshal(fixtures.Read("redteam-created.json"), &ev)
-		ev["data"].(map[string]any)["lastUpdateDateTime"] = "2030-01-01T00:00:00Z"
-		b, _ := json.Marshal(ev)
-		d := delivery(t, "redteam-created.json", seq, 1)
-		d.Msg = msg{subject: d.Subject, data: b}
-		return d
+		return redTeam(t, seq, func(data map[string]any) { data["lastUpdateDateTime"] = "2030-01-01T00:00:00Z" })
 	}
 	if r := wd.w.Handle(context.Background(), future(1)); r.Verdict != consume.Ack {
 		t.Fatalf("verdict %s (%s: %v)", r.Verdict, r.Reason, r.Err)
@@ -283,12 +292,7 @@ func TestFutureVersionIsNotTrusted(t *testing.T) {
 	}
 	// Graph itself in the future: not trusted either.
 	wd2 := newWorld(t, redTeamRule)
-	var inc map[string]any
-	_ = json.Unmarshal(fixtures.Read("redteam-created.json"), &inc)
-	data := inc["data"].(map[string]any)
-	data["lastUpdateDateTime"] = "2031-01-01T00:00:00Z"
-	b, _ := json.Marshal(data)
-	if err := wd2.fake.Seed(b); err != nil {
+	if err := wd2.fake.Seed(redTeam(t, 1, func(data map[string]any) { data["lastUpdateDateTime"] = "2031-01-01T00:00:00Z" }).Msg.Data()); err != nil {
 		t.Fatal(err)
 	}
 	if r := wd2.w.Handle(context.Background(), future(1)); r.Verdict != consume.DeadLetter || r.Reason != "future_version" {
@@ -342,13 +346,11 @@ rules:
 			t.Fatalf("first delivery %s: %v", r.Verdict, r.Err)
 		}
 		// An analyst reopens the incident and assigns it meanwhile.
-		var ev map[string]any
-		_ = json.Unmarshal(fixtures.Read("redteam-created.json"), &ev)
-		data := ev["data"].(map[string]any)
-		data["status"], data["assignedTo"] = "inProgress", "analyst@contoso.com"
-		data["lastUpdateDateTime"], data["lastModifiedBy"] = time.Now().UTC().Format(time.RFC3339Nano), "analyst@contoso.com"
-		b, _ := json.Marshal(data)
-		if err := wd.fake.Seed(b); err != nil {
+		reopened := redTeam(t, 1, func(data map[string]any) {
+			data["status"], data["assignedTo"] = "inProgress", "analyst@contoso.com"
+			data["lastUpdateDateTime"], data["lastModifiedBy"] = time.Now().UTC().Format(time.RFC3339Nano), "analyst@contoso.com"
+		})
+		if err := wd.fake.Seed(reopened.Msg.Data()); err != nil {
 			t.Fatal(err)
 		}
 		d := delivery(t, "redteam-created.json", 1, 1)
@@ -384,15 +386,11 @@ func TestOversizedEventsAreDeadLettered(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := delivery(t, "redteam-created.json", 1, 1)
 			// Three alerts (the fixture's, three times).
-			var ev map[string]any
-			_ = json.Unmarshal(fixtures.Read("redteam-created.json"), &ev)
-			data := ev["data"].(map[string]any)
-			alerts := data["alerts"].([]any)
-			data["alerts"] = []any{alerts[0], alerts[0], alerts[0]}
-			b, _ := json.Marshal(ev)
-			d.Msg = msg{subject: d.Subject, data: b}
+			d := redTeam(t, 1, func(data map[string]any) {
+				alerts := data["alerts"].([]any)
+				data["alerts"] = []any{alerts[0], alerts[0], alerts[0]}
+			})
 			r := w.Handle(context.Background(), d)
 			if r.Verdict != consume.DeadLetter || r.Reason != "too_large" {
 				t.Errorf("verdict %s reason %q (%v)", r.Verdict, r.Reason, r.Err)
