@@ -113,7 +113,7 @@ type world struct {
 	audit   *publisher
 }
 
-func newWorld(t *testing.T, ruleYAML string) *world {
+func newWorld(t testing.TB, ruleYAML string) *world {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(ruleYAML), 0o644); err != nil {
