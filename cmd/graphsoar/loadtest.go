@@ -99,6 +99,7 @@ benchmark rules) and write (one comment per event).`,
 	f.IntVar(&o.Events, "events", 20000, "events published before the worker starts")
 	f.IntVar(&o.Paced, "paced", 2000, "events then published at half the drain rate, for latency")
 	f.IntVar(&o.Incidents, "incidents", 2000, "nomatch: the events are versions of this many incidents")
+	f.IntVar(&o.Tenants, "tenants", 1, "spread the incidents over this many tenants (partitions go by tenant)")
 	f.DurationSliceVar(&latencies, "latency", []time.Duration{0}, "Graph emulator latency (repeatable)")
 	f.IntVar(&o.Concurrency, "concurrency", 32, "worker concurrency")
 	f.IntVar(&o.Partitions, "partitions", 8, "partitions")

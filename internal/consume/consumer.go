@@ -31,7 +31,8 @@ type Options struct {
 	ID string
 	// Concurrency bounds the events handled at once. Default 32.
 	Concurrency int
-	// Batch is the number of events fetched ahead per partition. Default 64.
+	// Batch is the number of events fetched ahead per partition. Default 256
+	// (one tenant is one partition: its fetch loop feeds every slot).
 	Batch int
 	// PullExpiry is the life of one pull request; missing heartbeats are
 	// noticed within about half of it. Default 5s.
@@ -120,7 +121,7 @@ func New(o Options) (*Consumer, error) {
 		o.Concurrency = 32
 	}
 	if o.Batch <= 0 {
-		o.Batch = 64
+		o.Batch = 256
 	}
 	c := &Consumer{opts: o, js: o.JS, topo: o.Topology, log: o.Log, metrics: o.Metrics, now: o.Now, owned: map[string]*owned{},
 		released: make(chan string, len(o.Topology.PartitionIDs()))}

@@ -9,8 +9,8 @@ import (
 // dispatcher runs deliveries with one lane per key (tenant/incident): a lane
 // handles its deliveries one at a time in stream order; different lanes run
 // concurrently on a fixed pool of goroutines, and one tenant runs at most
-// its share of the pool (the pool divided by the tenants with work, at most
-// half of it), so a throttled tenant cannot hold every slot.
+// its share of the pool (the pool divided by the tenants with work; alone,
+// seven eighths of it), so a throttled tenant cannot hold every slot.
 //
 // A lane also waits for sequences that must come back or be settled before
 // its later deliveries run: its own retries (naked for redelivery), and,
@@ -143,11 +143,14 @@ func (p *dispatcher) runnable(l *lane) bool {
 }
 
 // share is the most deliveries one tenant may run at once (mu held): the
-// pool divided among the tenants with work, and never more than half of it,
-// so that a tenant arriving while another one's deliveries are stuck (Graph
-// throttles it) finds free slots at once.
+// pool divided among the tenants with work, less an eighth of it kept free
+// while one tenant is alone, so that a tenant arriving while another one's
+// deliveries are stuck (Graph throttles it) finds slots at once.
 func (p *dispatcher) share() int {
-	return max(1, p.size/max(len(p.tenantBusy), 2))
+	if len(p.tenantBusy) <= 1 {
+		return max(1, p.size-p.size/8)
+	}
+	return max(1, p.size/len(p.tenantBusy))
 }
 
 // next takes the first ready lane whose tenant is under its share, waiting

@@ -175,8 +175,8 @@ func TestTakeoverWaitsOnlyForTheKeysWithUnsettledEvents(t *testing.T) {
 }
 
 // TestThrottledTenantHoldsOnlyItsShare: a tenant whose deliveries block
-// (Graph's 429 pause) runs at most its share of the pool; another tenant's
-// deliveries keep flowing.
+// (Graph's 429 pause) runs at most its share of the pool (alone: all but an
+// eighth); another tenant's deliveries keep flowing on the slots left.
 func TestThrottledTenantHoldsOnlyItsShare(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
@@ -199,8 +199,8 @@ func TestThrottledTenantHoldsOnlyItsShare(t *testing.T) {
 		p.dispatch(delivery("healthy", fmt.Sprint(i), uint64(100+i)))
 	}
 	waitUntil(t, "the healthy tenant's events", func() bool { return done.Load() == 20 })
-	if n := slow.Load(); n > 4 {
-		t.Errorf("the throttled tenant held %d of 8 slots with two tenants busy, want at most its share of 4", n)
+	if n := slow.Load(); n > 7 {
+		t.Errorf("the throttled tenant held %d of 8 slots, want at most 7 (an eighth kept for other tenants)", n)
 	}
 }
 

@@ -134,9 +134,10 @@ func (t *tenantClient) wait(ctx context.Context, class limitClass, maxPause time
 		return nil
 	}
 	d, cancel := l.reserve()
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
-		// Waiting cannot succeed: say so now, as a throttle worth retrying
-		// later (rate.Limiter.Wait reports it as a plain error).
+	if deadline, ok := ctx.Deadline(); (ok && time.Until(deadline) < d) || (maxPause > 0 && d > maxPause) {
+		// Waiting cannot succeed, or would hold the caller longer than it
+		// waits in-process: say so now, as a throttle worth retrying later
+		// (rate.Limiter.Wait reports it as a plain error).
 		cancel()
 		return &Error{Tenant: t.id, kind: ErrThrottled, RetryAfter: d, Err: errLimited}
 	}

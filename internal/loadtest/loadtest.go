@@ -52,6 +52,9 @@ type Options struct {
 	// settle latency is the latency reported.
 	Paced       int
 	Incidents   int // NoMatch: the events are versions of this many incidents
+	// Tenants spreads the incidents over this many tenants (partitions go by
+	// tenant: one tenant is one partition). Default 1.
+	Tenants int
 	Latency     time.Duration
 	Concurrency int
 	Partitions  int
@@ -215,6 +218,8 @@ func event(o Options, i int) (id string, body []byte, err error) {
 	}
 	id = fmt.Sprint(100000 + n)
 	inc["id"] = id
+	inc["tenantId"] = tenantOf(o, i)
+	env["tenantid"] = tenantOf(o, i)
 	// A recipient no rule singles out (the fixture's is a VIP of the starter
 	// rules).
 	for _, a := range inc["alerts"].([]any) {
@@ -237,6 +242,18 @@ func event(o Options, i int) (id string, body []byte, err error) {
 
 const tenant = "3f2c1a9e-7b44-4d6a-9c1e-5a8b2f0d4e71"
 
+// tenantOf is the tenant of event i: the fixture's, or one of o.Tenants.
+func tenantOf(o Options, i int) string {
+	if o.Tenants <= 1 {
+		return tenant
+	}
+	n := i
+	if o.Scenario == NoMatch {
+		n = i % o.Incidents
+	}
+	return fmt.Sprintf("%s-%d", tenant[:len(tenant)-2], n%o.Tenants)
+}
+
 // events builds events from..to and seeds their incidents in the emulator
 // (Write).
 func events(o Options, fake *graphfake.Server, from, to int) ([]*nats.Msg, error) {
@@ -254,7 +271,7 @@ func events(o Options, fake *graphfake.Server, from, to int) ([]*nats.Msg, error
 				return nil, err
 			}
 		}
-		m := nats.NewMsg("security.incidents." + tenant + "." + id)
+		m := nats.NewMsg("security.incidents." + tenantOf(o, i) + "." + id)
 		m.Data = body
 		out = append(out, m)
 	}

@@ -32,7 +32,7 @@ type Options struct {
 	ID string
 	// Concurrency bounds the events handled at once. Default 32.
 	Concurrency int
-	// Batch is the number of events fetched ahead per partition. Default 64.
+	// Batch is the number of events fetched ahead per partition. Default 256.
 	Batch int
 	// DryRun evaluates and audits plans without writing to Graph.
 	DryRun bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
@@ -136,16 +137,18 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Res
 	}
 	// Only what the rules read through previous is remembered; a replay of
 	// an older version does not move the version back.
-	st.prev = rs.Remember(ev.Incident)
+	prev := rs.Remember(ev.Incident)
+	prevChanged := !reflect.DeepEqual(prev, st.prev)
+	st.prev = prev
 	if version.After(st.Version) {
 		st.Version = version
 	}
 	st.dirty = true
-	// Before the ack: what the next event reads as previous, and the
-	// writes the action budget counts. A change of the version alone may be
-	// stored later (nothing reads it but the stale check, and the refresh
-	// before every write guards that).
-	if x.wrote || st.prev != nil || len(x.plan.Matches) > 0 {
+	// Before the ack: a change of what the next event reads as previous,
+	// and the writes the action budget counts. A change of the version
+	// alone is stored later, at eviction or release (nothing reads it but
+	// the stale check, and the refresh before every write guards that).
+	if x.wrote || prevChanged || len(x.plan.Matches) > 0 {
 		if err := w.states.persist(ctx, key, entry); err != nil {
 			return consume.Decide("state", consume.Transient(err))
 		}
