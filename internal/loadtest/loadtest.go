@@ -50,11 +50,11 @@ type Options struct {
 	Events int
 	// Paced events are then published at half that rate; their publish-to-
 	// settle latency is the latency reported.
-	Paced       int
-	Incidents   int // NoMatch: the events are versions of this many incidents
+	Paced     int
+	Incidents int // NoMatch: the events are versions of this many incidents
 	// Tenants spreads the incidents over this many tenants (partitions go by
 	// tenant: one tenant is one partition). Default 1.
-	Tenants int
+	Tenants     int
 	Latency     time.Duration
 	Concurrency int
 	Partitions  int
