@@ -103,6 +103,11 @@ func TestRunWithEmbeddedNATS(t *testing.T) {
 		inc, _ := fake.Incident("4212")
 		return inc["status"] == "resolved" && len(fake.Comments("4213")) == 2
 	})
+	// The writes come before the ack: wait for the events to be settled.
+	waitUntil(t, 10*time.Second, "both events acked", func() bool {
+		_, body := httpGet("http://" + metricsAddr + "/metrics")
+		return strings.Contains(body, `graphsoar_events_total{outcome="acked"} 2`)
+	})
 	code, body := httpGet("http://" + metricsAddr + "/metrics")
 	for _, want := range []string{`graphsoar_events_total{outcome="acked"} 2`, `graphsoar_rule_matches_total{rule="close-red-team-tests"} 1`,
 		`graphsoar_graph_request_seconds_bucket`, `graphsoar_partitions_owned 5`, `graphsoar_rules_loaded 8`} {
