@@ -48,9 +48,6 @@ func Decide(reason string, err error) Result {
 	return Dead(reason, err)
 }
 
-// Retryable reports whether Decide retries err.
-func Retryable(err error) bool { return err != nil && Decide("", err).Verdict == Retry }
-
 // errTransient marks a failure a later attempt may not meet.
 var errTransient = errors.New("transient")
 

@@ -61,9 +61,6 @@ func TestDecideIsTheOneTable(t *testing.T) {
 			if got := delayOf(reason, tt.err); got != tt.delay {
 				t.Errorf("delay %v, want %v", got, tt.delay)
 			}
-			if consume.Retryable(tt.err) != (tt.verdict == "retry") {
-				t.Errorf("Retryable disagrees with Decide")
-			}
 		})
 	}
 }

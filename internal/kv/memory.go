@@ -96,15 +96,3 @@ func (m *Memory) Delete(_ context.Context, key string, rev uint64) error {
 	delete(m.data, key)
 	return nil
 }
-
-// Keys lists the keys held, for tests.
-func (m *Memory) Keys() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.data))
-	for k := range m.data {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
