@@ -12,30 +12,7 @@ import (
 // false when the plans plan the same actions.
 func diff(old, cur *rules.Plan) (Difference, bool) {
 	o, n := flatten(old), flatten(cur)
-	left := map[string]int{}
-	for _, p := range o {
-		left[p.key]++
-	}
-	var added []Planned
-	for _, p := range n {
-		if left[p.key] > 0 {
-			left[p.key]--
-			continue
-		}
-		added = append(added, p.Planned)
-	}
-	have := map[string]int{}
-	for _, p := range n {
-		have[p.key]++
-	}
-	var removed []Planned
-	for _, p := range o {
-		if have[p.key] > 0 {
-			have[p.key]--
-			continue
-		}
-		removed = append(removed, p.Planned)
-	}
+	added, removed := minus(n, o), minus(o, n)
 	if len(added) == 0 && len(removed) == 0 {
 		return Difference{}, false
 	}
@@ -46,6 +23,23 @@ func diff(old, cur *rules.Plan) (Difference, bool) {
 type keyed struct {
 	Planned
 	key string
+}
+
+// minus is what a has more than b, as multisets of keys, in a's order.
+func minus(a, b []keyed) []Planned {
+	count := map[string]int{}
+	for _, p := range b {
+		count[p.key]++
+	}
+	var out []Planned
+	for _, p := range a {
+		if count[p.key] > 0 {
+			count[p.key]--
+			continue
+		}
+		out = append(out, p.Planned)
+	}
+	return out
 }
 
 // flatten lists a plan's actions with a key that identifies rule, type and
