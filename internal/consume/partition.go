@@ -112,7 +112,10 @@ func (p *partition) consume() error {
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(p.fetch, iter.Stop)
+	// When the partition stops, the iterator drains: the events it fetched
+	// ahead come out of Next and are released (Nak) below, not left
+	// unsettled until the ack wait.
+	stop := context.AfterFunc(p.fetch, iter.Drain)
 	defer stop()
 	defer iter.Stop()
 	p.consuming.Store(true)
