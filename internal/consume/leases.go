@@ -62,7 +62,7 @@ func (c *Consumer) round(parent context.Context) {
 	for id, o := range c.owned {
 		if o.p.fenced() && !o.releasing {
 			c.log.Warn("partition fenced: its lease was not renewed in time", "partition", id)
-			c.drop(id, false)
+			c.drop(id)
 			_ = kv.Delete(context.WithoutCancel(ctx), leaseKey(id), jetstream.LastRevision(o.rev))
 			continue
 		}
@@ -73,7 +73,7 @@ func (c *Consumer) round(parent context.Context) {
 			o.p.extend(sent.Add(c.topo.LeaseTTL - c.opts.LeaseSafety))
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound):
 			c.log.Warn("partition lease lost to another replica", "partition", id, "err", err)
-			c.drop(id, false)
+			c.drop(id)
 		default:
 			// KV unreachable: the lease may still be ours; its validity
 			// timer fences the partition if this lasts.
@@ -188,33 +188,41 @@ func (c *Consumer) release(id string) {
 func (c *Consumer) drain(p *partition, limit time.Duration) bool {
 	p.stop()
 	<-p.done
-	for _, d := range c.disp.drop(p.id) {
+	c.releaseQueued(p.id)
+	deadline := time.Now().Add(limit)
+	inTime := c.waitIdle(p.id, deadline)
+	p.end()
+	c.waitIdle(p.id, deadline.Add(5*time.Second))
+	return inTime
+}
+
+// waitIdle waits until no delivery of the partition runs, or until the
+// deadline; it reports whether none runs.
+func (c *Consumer) waitIdle(id string, deadline time.Time) bool {
+	for c.disp.busy(id) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return !c.disp.busy(id)
+}
+
+// releaseQueued takes the partition's queued deliveries off their lanes and
+// releases them (Nak) for their next owner.
+func (c *Consumer) releaseQueued(id string) {
+	for _, d := range c.disp.drop(id) {
 		_ = d.Msg.Nak()
 	}
-	deadline := time.Now().Add(limit)
-	for c.disp.busy(p.id) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	inTime := !c.disp.busy(p.id)
-	p.end()
-	for c.disp.busy(p.id) && time.Now().Before(deadline.Add(5*time.Second)) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	return inTime
 }
 
 // drop stops a partition at once (its lease is lost or fenced): its
 // handlings are cancelled and released, its queued deliveries naked.
-func (c *Consumer) drop(id string, graceful bool) {
+func (c *Consumer) drop(id string) {
 	o := c.owned[id]
 	if o == nil {
 		return
 	}
 	o.p.end()
-	for _, d := range c.disp.drop(id) {
-		_ = d.Msg.Nak()
-	}
-	c.forget(id, graceful)
+	c.releaseQueued(id)
+	c.forget(id, false)
 }
 
 // forget removes a partition from the owned set (and deletes its lease when
