@@ -21,6 +21,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/config"
+	"github.com/graphsoar/graphsoar/internal/ctxtime"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/poller"
 	"github.com/graphsoar/graphsoar/internal/replica"
@@ -285,10 +286,8 @@ func prepareWithRetry(ctx context.Context, sv *services, topo broker.Topology, c
 			return broker.Buckets{}, err
 		}
 		sv.log.Warn("NATS or the stream is not ready; trying again", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return broker.Buckets{}, ctx.Err()
-		case <-time.After(wait):
+		if err := ctxtime.Sleep(ctx, wait); err != nil {
+			return broker.Buckets{}, err
 		}
 		wait = min(wait*2, 10*time.Second)
 	}

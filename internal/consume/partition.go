@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/ctxtime"
 )
 
 // partition is one partition this replica holds the lease of: its fetch
@@ -90,7 +91,7 @@ func (p *partition) run() {
 		}
 		p.c.metrics.ConsumeRestarts.WithLabelValues(p.id).Inc()
 		p.c.log.Warn("partition consumption interrupted; recovering", "partition", p.id, "err", err, "retry_in", backoff)
-		if sleepCtx(p.fetch, backoff) != nil {
+		if ctxtime.Sleep(p.fetch, backoff) != nil {
 			return
 		}
 		backoff = min(backoff*2, 5*time.Second)
@@ -189,15 +190,4 @@ func keyOf(t broker.Topology, subj string) (string, string) {
 		return subj, ""
 	}
 	return tenant + "/" + inc, tenant
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

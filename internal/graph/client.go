@@ -31,6 +31,8 @@ import (
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	sdksecurity "github.com/microsoftgraph/msgraph-sdk-go/security"
+
+	"github.com/graphsoar/graphsoar/internal/ctxtime"
 )
 
 // Client talks to Microsoft Graph for any number of tenants. It is safe for
@@ -263,7 +265,7 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 			return info, gerr
 		}
 		c.log.Debug("graph retry", "tenant", k.tenant, "op", k.op, "attempt", attempt, "status", gerr.Status, "code", gerr.Code, "wait", wait)
-		if err := sleep(ctx, wait); err != nil {
+		if err := ctxtime.Sleep(ctx, wait); err != nil {
 			return info, fmt.Errorf("%s: %w", k.op, err)
 		}
 	}
@@ -296,14 +298,3 @@ type redactedError struct {
 
 func (e redactedError) Error() string { return e.msg }
 func (e redactedError) Unwrap() error { return e.err }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

@@ -10,6 +10,8 @@ import (
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	sdksecurity "github.com/microsoftgraph/msgraph-sdk-go/security"
 	"golang.org/x/time/rate"
+
+	"github.com/graphsoar/graphsoar/internal/ctxtime"
 )
 
 // limitClass is a rate-limit budget of a tenant.
@@ -125,7 +127,7 @@ func (t *tenantClient) wait(ctx context.Context, class limitClass, maxPause time
 		if maxPause > 0 && d > maxPause {
 			return &Error{Tenant: t.id, kind: ErrThrottled, RetryAfter: d, Err: errPaused}
 		}
-		if err := sleep(ctx, d); err != nil {
+		if err := ctxtime.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -144,7 +146,7 @@ func (t *tenantClient) wait(ctx context.Context, class limitClass, maxPause time
 	if d <= 0 {
 		return nil
 	}
-	if err := sleep(ctx, d); err != nil {
+	if err := ctxtime.Sleep(ctx, d); err != nil {
 		cancel()
 		return err
 	}
