@@ -15,7 +15,7 @@ import (
 func benchEvents(tb testing.TB) [][]byte {
 	tb.Helper()
 	var out [][]byte
-	for _, name := range []string{"ransomware-created.json", "ransomware-updated.json", "redteam-created.json", "phishing-created.json", "bare-incident.json"} {
+	for _, name := range fullFixtures() {
 		out = append(out, fixtures.Read(name))
 	}
 	return out

@@ -25,6 +25,12 @@ func event(t testing.TB, name string) *incident.Event {
 	return ev
 }
 
+// fullFixtures names the embedded fixtures that are whole incidents, the
+// events the golden, explain, generator and benchmark tests all run over.
+func fullFixtures() []string {
+	return []string{"ransomware-created.json", "ransomware-updated.json", "redteam-created.json", "phishing-created.json", "bare-incident.json"}
+}
+
 func matched(p *rules.Plan) []string { return p.MatchedRules() }
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)

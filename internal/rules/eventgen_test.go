@@ -38,7 +38,7 @@ func genEvents(tb testing.TB, n int, seed uint64) [][]byte {
 		}
 	}
 	var bases []map[string]any
-	for _, name := range []string{"ransomware-created.json", "ransomware-updated.json", "redteam-created.json", "phishing-created.json", "bare-incident.json"} {
+	for _, name := range fullFixtures() {
 		var m map[string]any
 		if err := json.Unmarshal(fixtures.Read(name), &m); err != nil {
 			tb.Fatal(err)

@@ -22,7 +22,7 @@ func TestGoldenPlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ransomware-created.json", "ransomware-updated.json", "redteam-created.json", "phishing-created.json", "bare-incident.json"} {
+	for _, name := range fullFixtures() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			plan := rs.Evaluate(rules.Input{Event: event(t, name), Now: t0})
