@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/graphsoar/graphsoar/internal/secret"
 )
 
 // Connect connects to NATS for a long-lived process, with no credentials but
@@ -24,7 +26,7 @@ func Connect(url, name string, log *slog.Logger, extra ...nats.Option) (*nats.Co
 // is redacted in its errors and log lines, and no password, token or seed
 // appears in either.
 func (a Auth) Connect(url, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
-	scrub := newScrubber(append(urlSecrets(url), a.secrets()...)...)
+	scrub := secret.NewScrubber(append(urlSecrets(url), a.secrets()...)...)
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -32,7 +34,7 @@ func (a Auth) Connect(url, name string, log *slog.Logger, extra ...nats.Option) 
 		nats.ReconnectBufSize(64 << 20),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				log.Warn("nats disconnected", "err", scrub.err(err))
+				log.Warn("nats disconnected", "err", scrub.Err(err))
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", RedactURL(c.ConnectedUrl())) }),
@@ -41,7 +43,7 @@ func (a Auth) Connect(url, name string, log *slog.Logger, extra ...nats.Option) 
 			if sub != nil {
 				subject = sub.Subject
 			}
-			log.Warn("nats async error", "subject", subject, "err", scrub.err(err))
+			log.Warn("nats async error", "subject", subject, "err", scrub.Err(err))
 		}),
 	}
 	return a.dial(url, scrub, append(opts, extra...))
@@ -51,18 +53,18 @@ func (a Auth) Connect(url, name string, log *slog.Logger, extra ...nats.Option) 
 // command (publish, dlq, replay): nats.go's default reconnection, no logging.
 // Its errors are redacted as Connect's.
 func (a Auth) Dial(url, name string, extra ...nats.Option) (*nats.Conn, error) {
-	scrub := newScrubber(append(urlSecrets(url), a.secrets()...)...)
+	scrub := secret.NewScrubber(append(urlSecrets(url), a.secrets()...)...)
 	return a.dial(url, scrub, append([]nats.Option{nats.Name(name)}, extra...))
 }
 
-func (a Auth) dial(url string, scrub scrubber, opts []nats.Option) (*nats.Conn, error) {
+func (a Auth) dial(url string, scrub secret.Scrubber, opts []nats.Option) (*nats.Conn, error) {
 	authOpts, err := a.Options()
 	if err != nil {
-		return nil, fmt.Errorf("nats %s: %w", RedactURL(url), scrub.err(err))
+		return nil, fmt.Errorf("nats %s: %w", RedactURL(url), scrub.Err(err))
 	}
 	nc, err := nats.Connect(url, append(authOpts, opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats %s (%s): %w%s", RedactURL(url), a, scrub.err(err), hint(err))
+		return nil, fmt.Errorf("connect to nats %s (%s): %w%s", RedactURL(url), a, scrub.Err(err), hint(err))
 	}
 	return nc, nil
 }

@@ -3,6 +3,8 @@ package broker
 import (
 	"net/url"
 	"strings"
+
+	"github.com/graphsoar/graphsoar/internal/secret"
 )
 
 // RedactURL hides the credentials of every URL of a comma-separated NATS
@@ -14,7 +16,7 @@ func RedactURL(list string) string {
 	parts := strings.Split(list, ",")
 	for i, p := range parts {
 		if scheme, info, rest, ok := splitUserInfo(p); ok && info != "" {
-			parts[i] = scheme + redactedText + "@" + rest
+			parts[i] = scheme + secret.Redacted + "@" + rest
 		}
 	}
 	return strings.Join(parts, ",")
@@ -56,42 +58,3 @@ func splitUserInfo(u string) (scheme, info, rest string, ok bool) {
 	}
 	return scheme, u[:at], u[at+1:], true
 }
-
-// scrubber replaces secrets in texts with [REDACTED]. Values shorter than
-// four characters are left alone (they would mangle ordinary words), except
-// user information followed by @.
-type scrubber struct{ r *strings.Replacer }
-
-func newScrubber(secrets ...string) scrubber {
-	var pairs []string
-	for _, s := range secrets {
-		if len(s) >= 4 || strings.HasSuffix(s, "@") {
-			pairs = append(pairs, s, redactedText)
-		}
-	}
-	return scrubber{strings.NewReplacer(pairs...)}
-}
-
-func (s scrubber) text(t string) string { return s.r.Replace(t) }
-
-// err returns err with the secrets scrubbed from its text; errors.Is and
-// errors.As still see the original chain.
-func (s scrubber) err(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if clean := s.text(msg); clean != msg {
-		return scrubbedError{msg: clean, err: err}
-	}
-	return err
-}
-
-// scrubbedError prints its cleaned text and unwraps to the original error.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e scrubbedError) Error() string { return e.msg }
-func (e scrubbedError) Unwrap() error { return e.err }

@@ -1,38 +1,6 @@
 package broker
 
-import "log/slog"
+import "github.com/graphsoar/graphsoar/internal/secret"
 
-// Secret is a credential that must never be printed: String, GoString, the
-// text and YAML encodings and slog all show [REDACTED] (or nothing when it
-// is empty). Reveal returns the value, for the one place that sends it.
-type Secret string
-
-const redactedText = "[REDACTED]"
-
-// String returns [REDACTED], or "" for an empty secret.
-func (s Secret) String() string { return s.mask() }
-
-// GoString returns [REDACTED], so %#v does not show the value either.
-func (s Secret) GoString() string { return s.mask() }
-
-// MarshalText writes [REDACTED]: JSON and text encodings never hold the value.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.mask()), nil }
-
-// UnmarshalText reads the value as it is.
-func (s *Secret) UnmarshalText(b []byte) error { *s = Secret(b); return nil }
-
-// MarshalYAML writes [REDACTED].
-func (s Secret) MarshalYAML() (any, error) { return s.mask(), nil }
-
-// LogValue logs [REDACTED].
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.mask()) }
-
-// Reveal returns the value.
-func (s Secret) Reveal() string { return string(s) }
-
-func (s Secret) mask() string {
-	if s == "" {
-		return ""
-	}
-	return redactedText
-}
+// Secret is a credential that must never be printed; see secret.Secret.
+type Secret = secret.Secret

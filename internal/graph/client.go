@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +32,7 @@ import (
 	sdksecurity "github.com/microsoftgraph/msgraph-sdk-go/security"
 
 	"github.com/graphsoar/graphsoar/internal/ctxtime"
+	"github.com/graphsoar/graphsoar/internal/secret"
 )
 
 // Client talks to Microsoft Graph for any number of tenants. It is safe for
@@ -44,7 +44,7 @@ type Client struct {
 	http          *http.Client // Graph, through the SDK's middleware
 	defenderHTTP  *http.Client // Defender for Endpoint
 	authTransport policy.Transporter
-	redact        *strings.Replacer
+	scrub         secret.Scrubber
 	now           func() time.Time
 	ua            string
 
@@ -94,11 +94,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
-	pairs := []string{}
-	for _, s := range cfg.secrets() {
-		pairs = append(pairs, s, redacted)
-	}
-	c.redact = strings.NewReplacer(pairs...)
+	c.scrub = secret.NewScrubber(cfg.secrets()...)
 	c.http = newHTTPClient(cfg.Timeout, c.userAgent())
 	c.defenderHTTP = newDefenderHTTPClient(cfg.Timeout)
 	for id := range cfg.Tenants {
@@ -139,7 +135,7 @@ func (c *Client) tenant(id string) (*tenantClient, error) {
 	}
 	auth, defenderToken, err := c.authProvider(id, cred)
 	if err != nil {
-		return nil, fmt.Errorf("tenant %s: %s", id, c.redact.Replace(err.Error()))
+		return nil, fmt.Errorf("tenant %s: %s", id, c.scrub.Text(err.Error()))
 	}
 	// Each adapter has its own JSON (de)serializer registries: the SDK's
 	// NewGraphServiceClient would register them in kiota's package-level
@@ -231,7 +227,7 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 			// The write was applied (Graph said 2xx); only its answer was
 			// lost. Failing it would write it again.
 			c.log.Warn("write applied but its response is unreadable", "tenant", k.tenant, "op", k.op, "status", rec.status,
-				"request_id", rec.requestID, "err", c.redactErr(err))
+				"request_id", rec.requestID, "err", c.scrub.Err(err))
 			err = nil
 		}
 		var gerr *Error
@@ -239,9 +235,9 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 			if ctx.Err() != nil {
 				return info, fmt.Errorf("%s: %w", k.op, ctx.Err())
 			}
-			gerr = classify(k.op, k.tenant, rec, c.redactErr(safeODataError(err)), c.now())
+			gerr = classify(k.op, k.tenant, rec, c.scrub.Err(safeODataError(err)), c.now())
 			gerr.Attempts = attempt
-			gerr.Code, gerr.Message = c.redact.Replace(gerr.Code), c.redact.Replace(gerr.Message)
+			gerr.Code, gerr.Message = c.scrub.Text(gerr.Code), c.scrub.Text(gerr.Message)
 		}
 		if c.observe != nil {
 			c.observe(RequestEvent{Tenant: k.tenant, Op: k.kind, Status: rec.status, Duration: time.Since(began), Attempt: attempt, Err: gerr})
@@ -280,21 +276,3 @@ func (c *Client) backoff(attempt int) time.Duration {
 	}
 	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
 }
-
-// redactErr removes configured secrets from an error's text.
-func (c *Client) redactErr(err error) error {
-	msg := err.Error()
-	if clean := c.redact.Replace(msg); clean != msg {
-		return redactedError{msg: clean, err: err}
-	}
-	return err
-}
-
-// redactedError keeps the chain (for errors.As) but prints the cleaned text.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e redactedError) Error() string { return e.msg }
-func (e redactedError) Unwrap() error { return e.err }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/graphsoar/graphsoar/internal/secret"
 )
 
 // AuthMode selects how the client authenticates to Graph.
@@ -33,24 +35,9 @@ func AuthModes() []AuthMode {
 	return []AuthMode{AuthNone, AuthSecret, AuthCertificate, AuthWorkload, AuthManaged, AuthDefault}
 }
 
-// Secret is a configuration value that must never be printed: String, GoString
-// and the JSON, YAML and text encodings all write [REDACTED]. Reveal returns it.
-type Secret string
-
-const redacted = "[REDACTED]"
-
-func (s Secret) String() string                { return redactedIfSet(s) }
-func (s Secret) GoString() string              { return redactedIfSet(s) }
-func (s Secret) MarshalText() ([]byte, error)  { return []byte(redactedIfSet(s)), nil }
-func (s *Secret) UnmarshalText(b []byte) error { *s = Secret(b); return nil }
-func (s Secret) MarshalYAML() (any, error)     { return redactedIfSet(s), nil }
-func (s Secret) Reveal() string                { return string(s) }
-func redactedIfSet(s Secret) string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
+// Secret is a configuration value that must never be printed; see
+// secret.Secret.
+type Secret = secret.Secret
 
 // Credential says how to authenticate for one tenant.
 type Credential struct {
