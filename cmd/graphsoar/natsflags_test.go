@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/graphsoar/graphsoar/internal/broker/authtest"
@@ -137,15 +134,7 @@ func TestNatsFlagsDial(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer nc.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			js, _ := jetstream.New(nc)
-			if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := js.Publish(ctx, "t.x", []byte("{}")); err != nil {
-				t.Fatal(err)
-			}
+			authtest.UseJetStream(t, nc, "t.x", []byte("{}"))
 		})
 	}
 }

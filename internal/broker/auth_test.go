@@ -2,15 +2,12 @@ package broker_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
@@ -136,19 +133,7 @@ func TestAuthConnects(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer nc.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
-				t.Fatal(err)
-			}
-			ack, err := js.Publish(ctx, "t."+strings.ReplaceAll(tt.name, " ", "-"), []byte(`{"n":`+string(rune('0'+i%10))+`}`))
-			if err != nil || ack.Stream != "T" {
-				t.Fatalf("publish: %v %+v", err, ack)
-			}
+			authtest.UseJetStream(t, nc, "t."+strings.ReplaceAll(tt.name, " ", "-"), []byte(`{"n":`+string(rune('0'+i%10))+`}`))
 			nc.Close()
 			noSecret(t, logs.String(), secrets)
 		})
