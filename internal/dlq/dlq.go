@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/consume"
 )
 
@@ -67,51 +68,23 @@ func (f Filter) match(l Letter) bool {
 	return true
 }
 
-// List returns the dead letters of stream that match f, oldest first.
+// List returns the dead letters of stream that match f, oldest first: those
+// stored when List is called.
 func List(ctx context.Context, js jetstream.JetStream, stream string, f Filter) ([]Letter, error) {
-	s, err := js.Stream(ctx, stream)
+	msgs, _, err := broker.Snapshot(ctx, js, stream, time.Time{})
 	if err != nil {
-		return nil, fmt.Errorf("dead-letter stream %s: %w", stream, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dead-letter stream %s: %w", stream, err)
-	}
-	if info.State.Msgs == 0 {
-		return nil, nil
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, err)
+		return nil, fmt.Errorf("dead letters: %w", err)
 	}
 	var out []Letter
-	last := info.State.LastSeq
-	for {
-		batch, err := cons.Fetch(int(min(last, 500)), jetstream.FetchMaxWait(2*time.Second))
+	for m, err := range msgs {
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", stream, err)
+			return nil, fmt.Errorf("dead letters: %w", err)
 		}
-		n, done := 0, false
-		// The batch is read to its end (its goroutine ends with it), even
-		// past the last sequence of interest.
-		for m := range batch.Messages() {
-			n++
-			meta, err := m.Metadata()
-			if err != nil || done {
-				continue
-			}
-			if l := letterOf(m, meta.Sequence.Stream); f.match(l) {
-				out = append(out, l)
-			}
-			done = meta.Sequence.Stream >= last
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("read %s: %w", stream, err)
-		}
-		if done || n == 0 {
-			return out, nil
+		if l := letterOf(m, m.Meta.Sequence.Stream); f.match(l) {
+			out = append(out, l)
 		}
 	}
+	return out, nil
 }
 
 // letterOf reads a dead letter's headers and body.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/replay"
 )
 
@@ -22,68 +23,23 @@ import (
 // Ref is "STREAM#SEQ"; Done and Total count messages. Nothing is
 // acknowledged or stored: an ordered consumer is ephemeral.
 func Read(ctx context.Context, js jetstream.JetStream, stream string, since, until time.Time) (iter.Seq2[replay.Raw, error], error) {
-	s, err := js.Stream(ctx, stream)
+	msgs, total, err := broker.Snapshot(ctx, js, stream, since)
 	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", stream, err)
+		return nil, err
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", stream, err)
-	}
-	last := info.State.LastSeq
-	if info.State.Msgs == 0 {
-		return func(func(replay.Raw, error) bool) {}, nil
-	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-	if !since.IsZero() {
-		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
-		cfg.OptStartTime = &since
-	}
-	cons, err := s.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: ordered consumer: %w", stream, err)
-	}
-	ci, err := cons.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: ordered consumer: %w", stream, err)
-	}
-	total := int64(ci.NumPending)
 	return func(yield func(replay.Raw, error) bool) {
-		if total == 0 {
-			return
-		}
-		msgs, err := cons.Messages()
-		if err != nil {
-			yield(replay.Raw{}, fmt.Errorf("stream %s: %w", stream, err))
-			return
-		}
-		defer msgs.Stop()
-		stop := context.AfterFunc(ctx, msgs.Stop)
-		defer stop()
 		var done int64
-		for {
-			msg, err := msgs.Next()
+		for msg, err := range msgs {
 			if err != nil {
-				if ctx.Err() != nil {
-					err = ctx.Err()
-				}
-				yield(replay.Raw{}, fmt.Errorf("stream %s: %w", stream, err))
+				yield(replay.Raw{}, err)
 				return
 			}
-			meta, err := msg.Metadata()
-			if err != nil {
-				yield(replay.Raw{}, fmt.Errorf("stream %s: %w", stream, err))
-				return
-			}
-			if !until.IsZero() && meta.Timestamp.After(until) {
+			if !until.IsZero() && msg.Meta.Timestamp.After(until) {
 				return
 			}
 			done++
-			raw := replay.Raw{Data: msg.Data(), Ref: fmt.Sprintf("%s#%d", stream, meta.Sequence.Stream), Done: done, Total: total}
+			raw := replay.Raw{Data: msg.Data(), Ref: fmt.Sprintf("%s#%d", stream, msg.Meta.Sequence.Stream), Done: done, Total: total}
 			if !yield(raw, nil) {
-				return
-			}
-			if meta.Sequence.Stream >= last || meta.NumPending == 0 {
 				return
 			}
 		}
