@@ -216,14 +216,13 @@ func (c Config) Validate() error {
 	return c.Defender.Validate()
 }
 
-// secrets lists every secret value of the configuration, for redaction.
+// secrets lists every secret value of the configuration, for the client's
+// secret.Scrubber (which leaves out values too short to scrub).
 func (c Config) secrets() []string {
 	var out []string
 	add := func(cr Credential) {
 		for _, s := range []Secret{cr.ClientSecret, cr.CertificatePassword, cr.Token} {
-			if len(s) >= 4 {
-				out = append(out, string(s))
-			}
+			out = append(out, s.Reveal())
 		}
 	}
 	for _, cr := range c.Tenants {
