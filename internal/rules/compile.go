@@ -27,6 +27,12 @@ type compiler struct {
 	prev      previousUse
 	listsRead listUse
 	conf      *conf.Config // built on first use; a compiler is used by one goroutine
+	// cost, when not nil, bounds the worst-case work of the expressions of
+	// rule (the rule being compiled); ruleCost is what they cost so far.
+	cost     *costModel
+	rule     string
+	ruleCost ruleCost
+	checked  func(ast.Node) // sees the checked tree before it is optimised
 }
 
 // listUse is what the expressions read of lists: named lists, or all of
@@ -55,9 +61,17 @@ type exprError struct {
 // tree before it is checked (and patched).
 func (c *compiler) compile(src string, asBool bool, inspect func(ast.Node)) (*vm.Program, []exprError) {
 	chk := &nameCheck{lists: c.lists, fields: c.fields, prev: &c.prev, listsRead: &c.listsRead}
+	var over *exprError
+	if c.cost != nil {
+		c.checked = func(n ast.Node) { over = c.measure(n, !asBool) }
+		defer func() { c.checked = nil }()
+	}
 	prog, err := c.compileExpr(src, chk, asBool, inspect)
 	chk.finish()
 	errs := chk.errs
+	if over != nil && err == nil {
+		errs = append(errs, *over)
+	}
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -116,6 +130,9 @@ func (c *compiler) compileTree(tree *parser.Tree, v ast.Visitor, asBool bool) (*
 	cfg.Check()
 	if _, err := new(checker.Checker).PatchAndCheck(tree, cfg); err != nil {
 		return nil, err
+	}
+	if c.checked != nil {
+		c.checked(tree.Node)
 	}
 	if cfg.Optimize {
 		if err := optimizer.Optimize(&tree.Node, cfg); err != nil {

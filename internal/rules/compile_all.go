@@ -25,7 +25,7 @@ func (l *loader) compileAll(c *compiler, raws []*rawRule) []compiled {
 	comps := make([]*compiler, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wc := &compiler{lists: c.lists, fields: c.fields}
+		wc := &compiler{lists: c.lists, fields: c.fields, cost: c.cost}
 		comps[w] = wc
 		wl := &loader{reg: l.reg}
 		wg.Go(func() {
@@ -35,7 +35,11 @@ func (l *loader) compileAll(c *compiler, raws []*rawRule) []compiled {
 					return
 				}
 				wl.errs = nil
+				wc.rule, wc.ruleCost = raws[i].id, ruleCost{}
 				r := wl.compileRule(wc, raws[i])
+				if wl.checkRuleCost(wc, raws[i]) {
+					r = nil
+				}
 				out[i] = compiled{rule: r, errs: wl.errs}
 			}
 		})

@@ -23,18 +23,23 @@ import (
 // compiles the rules and lists, and returns the set. Loading is all-or-nothing:
 // on any problem it returns a *LoadError listing every problem found, each as
 // "path:line:col: message", and no rules. A nil registry means the built-in
-// actions.
-func Load(dir string, reg *actions.Registry) (*RuleSet, error) {
-	return LoadFS(os.DirFS(dir), ".", dir, reg)
+// actions. A rule whose worst-case work on a maximal incident is over the
+// cost budget is a load error (WithCostBudget, WithInputBounds).
+func Load(dir string, reg *actions.Registry, opts ...Option) (*RuleSet, error) {
+	return LoadFS(os.DirFS(dir), ".", dir, reg, opts...)
 }
 
 // LoadFS is Load over a file system: root is the directory inside fsys and
 // display the name that messages show for it.
-func LoadFS(fsys fs.FS, root, display string, reg *actions.Registry) (*RuleSet, error) {
+func LoadFS(fsys fs.FS, root, display string, reg *actions.Registry, opts ...Option) (*RuleSet, error) {
 	if reg == nil {
 		reg = actions.Builtin()
 	}
-	l := &loader{fsys: fsys, root: root, display: display, reg: reg, lists: Lists{}, listAt: map[string]Pos{}}
+	l := &loader{fsys: fsys, root: root, display: display, reg: reg, lists: Lists{}, listAt: map[string]Pos{},
+		opts: loadOptions{bounds: DefaultBounds(), budget: DefaultCostBudget}}
+	for _, o := range opts {
+		o(&l.opts)
+	}
 	files, err := ruleFiles(fsys, root)
 	if err != nil {
 		return nil, &LoadError{Errors: []Error{{Pos: Pos{File: display, Line: 1, Col: 1}, Msg: err.Error()}}}
@@ -107,7 +112,16 @@ func ruleFiles(fsys fs.FS, root string) ([]string, error) {
 	return files, err
 }
 
+// Option changes how Load and LoadFS load rules.
+type Option func(*loadOptions)
+
+type loadOptions struct {
+	bounds Bounds
+	budget float64 // steps
+}
+
 type loader struct {
+	opts    loadOptions
 	fsys    fs.FS
 	root    string
 	display string
@@ -154,7 +168,7 @@ func (l *loader) parseFile(src *source, data []byte) {
 
 // finish compiles the parsed rules against the lists and checks the set.
 func (l *loader) finish() (*RuleSet, error) {
-	c := &compiler{lists: l.lists, fields: incidentFields()}
+	c := &compiler{lists: l.lists, fields: incidentFields(), cost: newCostModel(l.opts, l.lists)}
 	rs := &RuleSet{lists: l.lists, files: l.files, registry: l.reg, fields: c.fields}
 	byID := map[string]Pos{}
 	byOrder := map[int]*rawRule{}

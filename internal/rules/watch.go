@@ -25,19 +25,21 @@ type Reloader struct {
 	reg     *actions.Registry
 	log     *slog.Logger
 	observe func(ok bool, rules int)
+	opts    []Option
 	cur     atomic.Pointer[RuleSet]
 	mu      sync.Mutex
 }
 
 // NewReloader loads the rules; the first load must succeed. observe, when
 // not nil, is told of every load: whether it succeeded and the number of
-// rules active after it (for metrics).
-func NewReloader(dir string, reg *actions.Registry, log *slog.Logger, observe func(ok bool, rules int)) (*Reloader, error) {
+// rules active after it (for metrics). opts apply to every load (the
+// worker's input bounds, which the rules' cost bound assumes).
+func NewReloader(dir string, reg *actions.Registry, log *slog.Logger, observe func(ok bool, rules int), opts ...Option) (*Reloader, error) {
 	if observe == nil {
 		observe = func(bool, int) {}
 	}
-	r := &Reloader{dir: dir, reg: reg, log: log, observe: observe}
-	rs, err := Load(dir, reg)
+	r := &Reloader{dir: dir, reg: reg, log: log, observe: observe, opts: opts}
+	rs, err := Load(dir, reg, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +56,7 @@ func (r *Reloader) Current() *RuleSet { return r.cur.Load() }
 func (r *Reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rs, err := Load(r.dir, r.reg)
+	rs, err := Load(r.dir, r.reg, r.opts...)
 	if err != nil {
 		r.observe(false, len(r.Current().Rules()))
 		var le *LoadError
