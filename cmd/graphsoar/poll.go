@@ -58,6 +58,7 @@ events were acknowledged. --once makes one pass over every tenant and exits:
 			}
 			sv := &services{log: log, metrics: telemetry.NewMetrics()}
 			defer sv.close()
+			defer sv.startTracing(cmd.Context(), "graphsoar-poll")()
 			if err := connect(cfg, f.embedListen, "graphsoar-poll", sv); err != nil {
 				return err
 			}
@@ -123,6 +124,6 @@ func newPoller(ctx context.Context, cfg config.Config, sv *services, id string) 
 	return poller.New(poller.Options{
 		JS: sv.js, Graph: sv.graph, Tenants: tenants, Subject: strings.TrimSuffix(cfg.NATS.Subject, ".>"),
 		State: state, Coord: coord, ID: id, LeaseTTL: topo.LeaseTTL, Interval: cfg.Poll.Interval, Since: cfg.Poll.Since,
-		PageSize: cfg.Poll.PageSize, Log: sv.log.With("component", "poll"), Metrics: sv.metrics,
+		PageSize: cfg.Poll.PageSize, Log: sv.log.With("component", "poll"), Metrics: sv.metrics, Tracer: sv.tracer,
 	})
 }

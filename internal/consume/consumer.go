@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
+	"github.com/graphsoar/graphsoar/internal/tracing"
 )
 
 // Options are a Consumer's dependencies and settings.
@@ -26,6 +28,9 @@ type Options struct {
 	Log     *slog.Logger
 	Metrics *telemetry.Metrics
 	Now     func() time.Time
+	// Tracer traces each delivery handled (see startSpan). Default (nil):
+	// no traces.
+	Tracer trace.TracerProvider
 
 	// ID names this replica in leases. Required.
 	ID string
@@ -65,6 +70,7 @@ type Consumer struct {
 	log     *slog.Logger
 	metrics *telemetry.Metrics
 	now     func() time.Time
+	tracer  trace.Tracer
 
 	disp     *dispatcher
 	owned    map[string]*owned // the lease goroutine's own
@@ -124,7 +130,7 @@ func New(o Options) (*Consumer, error) {
 		o.Batch = 256
 	}
 	c := &Consumer{opts: o, js: o.JS, topo: o.Topology, log: o.Log, metrics: o.Metrics, now: o.Now, owned: map[string]*owned{},
-		released: make(chan string, len(o.Topology.PartitionIDs()))}
+		released: make(chan string, len(o.Topology.PartitionIDs())), tracer: tracing.OrNoop(o.Tracer).Tracer(tracing.Scope + "/internal/consume")}
 	c.disp = newDispatcher(o.Concurrency, c.deliver)
 	return c, nil
 }
@@ -206,10 +212,13 @@ func (c *Consumer) deliver(d *Delivery) bool {
 		c.settle(d, Result{Verdict: Release, Reason: "released"})
 		return false
 	}
+	ctx, span := c.startSpan(p.ctx, d)
 	c.metrics.InFlight.Inc()
 	defer c.metrics.InFlight.Dec()
-	r := c.opts.Handler(p.ctx, d)
-	return c.settle(d, r)
+	r := c.opts.Handler(ctx, d)
+	pending := c.settle(d, r)
+	endSpan(span, d, r)
+	return pending
 }
 
 // consumer returns a partition's durable consumer, recreating it (and the

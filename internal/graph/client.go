@@ -30,9 +30,13 @@ import (
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	sdksecurity "github.com/microsoftgraph/msgraph-sdk-go/security"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphsoar/graphsoar/internal/ctxtime"
 	"github.com/graphsoar/graphsoar/internal/secret"
+	"github.com/graphsoar/graphsoar/internal/tracing"
 )
 
 // Client talks to Microsoft Graph for any number of tenants. It is safe for
@@ -47,6 +51,7 @@ type Client struct {
 	scrub         secret.Scrubber
 	now           func() time.Time
 	ua            string
+	tracer        trace.TracerProvider
 
 	mu      sync.Mutex
 	tenants map[string]*tenantClient
@@ -82,6 +87,12 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
 // WithClock sets the clock used to read HTTP-date Retry-After values.
 func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
 
+// WithTracerProvider traces every Graph and Defender HTTP request: one
+// client span per attempt, named after the operation ("patch incident"),
+// the child of the caller's span, with the method, URL path, status code,
+// tenant and attempt. Default (or nil): no traces.
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(c *Client) { c.tracer = tp } }
+
 // New builds a client. It applies defaults, validates the configuration and
 // builds the credentials of the configured tenants, so a bad certificate or
 // mode fails here rather than on the first event.
@@ -95,8 +106,9 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		o(c)
 	}
 	c.scrub = secret.NewScrubber(cfg.secrets()...)
-	c.http = newHTTPClient(cfg.Timeout, c.userAgent())
-	c.defenderHTTP = newDefenderHTTPClient(cfg.Timeout)
+	c.tracer = tracing.OrNoop(c.tracer)
+	c.http = newHTTPClient(cfg.Timeout, c.userAgent(), c.tracer)
+	c.defenderHTTP = newDefenderHTTPClient(cfg.Timeout, c.tracer)
 	for id := range cfg.Tenants {
 		if _, err := c.tenant(id); err != nil {
 			return nil, err
@@ -219,6 +231,7 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 		}
 		rec := &record{}
 		actx, cancel := context.WithTimeout(withRecord(ctx, rec), c.cfg.Timeout)
+		actx = tracing.WithRequest(actx, k.kind, requestAttributes(k.tenant, attempt)...)
 		began := time.Now()
 		err := k.send(actx, t)
 		cancel()
@@ -265,6 +278,16 @@ func (c *Client) run(ctx context.Context, k call) (Info, error) {
 			return info, fmt.Errorf("%s: %w", k.op, err)
 		}
 	}
+}
+
+// requestAttributes are what a call adds to the span of each attempt's
+// request (see tracing.Transport).
+func requestAttributes(tenant string, attempt int) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{attribute.String("graphsoar.tenant", tenant), attribute.Int("graphsoar.attempt", attempt)}
+	if attempt > 1 {
+		attrs = append(attrs, semconv.HTTPRequestResendCount(attempt-1))
+	}
+	return attrs
 }
 
 // backoff is full-jitter exponential backoff: a random wait up to

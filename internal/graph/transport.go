@@ -10,6 +10,9 @@ import (
 
 	khttp "github.com/microsoft/kiota-http-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/graphsoar/graphsoar/internal/tracing"
 )
 
 // record is what the transport saw of one attempt; the operation reads it to
@@ -115,10 +118,10 @@ func middleware(userAgent string) []khttp.Middleware {
 // with request-body compression off: graphsoar's bodies are a few hundred
 // bytes, and the handler allocated a new gzip writer (about 800 KB) for each.
 // Responses are still decompressed by the transport. The transport keeps
-// enough idle connections for a concurrent worker.
-func newHTTPClient(timeout time.Duration, userAgent string) *http.Client {
+// enough idle connections for a concurrent worker, and traces each request.
+func newHTTPClient(timeout time.Duration, userAgent string, tp trace.TracerProvider) *http.Client {
 	return &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(newTransport(), middleware(userAgent)...),
+		Transport: khttp.NewCustomTransportWithParentTransport(newTransport(tp), middleware(userAgent)...),
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // the SDK's redirect middleware decides
@@ -129,9 +132,9 @@ func newHTTPClient(timeout time.Duration, userAgent string) *http.Client {
 // newDefenderHTTPClient builds the HTTP client of the Defender API: the same
 // transport, recorded, without Graph's SDK middleware. Redirects are not
 // followed (a token must not follow one to another host).
-func newDefenderHTTPClient(timeout time.Duration) *http.Client {
+func newDefenderHTTPClient(timeout time.Duration, tp trace.TracerProvider) *http.Client {
 	return &http.Client{
-		Transport: recordingTransport{next: newTransport()},
+		Transport: recordingTransport{next: newTransport(tp)},
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
@@ -139,10 +142,11 @@ func newDefenderHTTPClient(timeout time.Duration) *http.Client {
 	}
 }
 
-// newTransport is the connection pool of a client: enough idle connections
-// for a concurrent worker.
-func newTransport() *http.Transport {
-	return &http.Transport{
+// newTransport is the connection pool of a client, enough idle connections
+// for a concurrent worker, under one span per request (see
+// tracing.Transport): every Graph and Defender request goes through it.
+func newTransport(tp trace.TracerProvider) http.RoundTripper {
+	return tracing.Transport(&http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
@@ -151,7 +155,7 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
-	}
+	}, tp)
 }
 
 // readCloser reads r and closes c.

@@ -24,11 +24,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/incident"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
+	"github.com/graphsoar/graphsoar/internal/tracing"
 )
 
 // Lister lists a tenant's incidents changed since a time (*graph.Client).
@@ -66,13 +68,19 @@ type Options struct {
 	Log      *slog.Logger
 	Metrics  *telemetry.Metrics
 	Now      func() time.Time
+	// Tracer traces each pass ("poll"), each tenant's ("poll tenant") and
+	// each event published ("publish <subject prefix>"), whose W3C trace
+	// context (traceparent) the event carries: the worker's handling of it
+	// joins the trace. Default (nil): no traces, no traceparent.
+	Tracer trace.TracerProvider
 }
 
 // Poller polls Graph and publishes incident events.
 type Poller struct {
-	o    Options
-	mu   sync.Mutex
-	held map[string]uint64 // tenant -> revision of the lease this producer holds
+	o      Options
+	tracer trace.Tracer
+	mu     sync.Mutex
+	held   map[string]uint64 // tenant -> revision of the lease this producer holds
 }
 
 // New checks the options.
@@ -112,7 +120,7 @@ func New(o Options) (*Poller, error) {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 6 * time.Second
 	}
-	return &Poller{o: o, held: map[string]uint64{}}, nil
+	return &Poller{o: o, held: map[string]uint64{}, tracer: tracing.OrNoop(o.Tracer).Tracer(tracing.Scope + "/internal/poller")}, nil
 }
 
 // Run polls every interval until ctx ends, then releases its leases. A
@@ -136,14 +144,16 @@ func (p *Poller) Run(ctx context.Context) error {
 }
 
 // Pass polls every tenant once and returns the tenants' errors joined.
-func (p *Poller) Pass(ctx context.Context) error {
+func (p *Poller) Pass(ctx context.Context) (err error) {
+	ctx, span := p.startPass(ctx)
+	defer func() { endSpan(span, err) }()
 	var errs []error
 	for _, tenant := range p.o.Tenants {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		start := time.Now()
-		n, err := p.pollTenant(ctx, tenant)
+		n, err := p.tracedPollTenant(ctx, tenant)
 		p.o.Metrics.PollDuration.WithLabelValues(tenant).Observe(time.Since(start).Seconds())
 		if err != nil {
 			var leased *leasedError
@@ -205,10 +215,15 @@ func (p *Poller) pollTenant(parent context.Context, tenant string) (int, error) 
 	since := wm.Time.Add(-p.o.Overlap)
 	newest := wm.Time
 	published := 0
-	err = p.o.Graph.ListIncidents(ctx, tenant, graph.ListQuery{Since: since, PageSize: p.o.PageSize}, func(page []*incident.Incident) error {
+	err = p.o.Graph.ListIncidents(ctx, tenant, graph.ListQuery{Since: since, PageSize: p.o.PageSize}, func(page []*incident.Incident) (err error) {
 		p.o.Metrics.PollIncidents.WithLabelValues(tenant).Add(float64(len(page)))
 		var acks []jetstream.PubAckFuture
 		var versions []pendingVersion
+		// The spans of the events published end at their ack, or with the
+		// page's error.
+		var spans []trace.Span
+		acked := 0
+		defer func() { endSpans(spans[acked:], err) }()
 		for _, inc := range page {
 			if inc.LastUpdateDateTime.After(newest) {
 				newest = inc.LastUpdateDateTime
@@ -224,6 +239,7 @@ func (p *Poller) pollTenant(parent context.Context, tenant string) (int, error) 
 			if err != nil {
 				return err
 			}
+			spans = append(spans, p.startPublish(ctx, tenant, inc.ID, msg))
 			ack, err := p.o.JS.PublishMsgAsync(msg)
 			if err != nil {
 				return fmt.Errorf("publish incident %s: %w", inc.ID, err)
@@ -233,10 +249,12 @@ func (p *Poller) pollTenant(parent context.Context, tenant string) (int, error) 
 		}
 		// Every event of the page is in JetStream before its version is
 		// recorded and before the next page.
-		for _, a := range acks {
+		for i, a := range acks {
 			select {
 			case <-a.Ok():
 				published++
+				endSpan(spans[i], nil)
+				acked++
 			case err := <-a.Err():
 				return fmt.Errorf("publish: %w", err)
 			case <-ctx.Done():
