@@ -212,7 +212,7 @@ func TestJetStreamDefinitions(t *testing.T) {
 		t.Errorf("%d consumers for %d partitions, want one per partition and %s-other", len(consumers), topo.Partitions, topo.Consumer)
 	}
 	for _, name := range []string{topo.DLQStream, topo.AuditStream, "KV_" + topo.StateBucket, "KV_" + topo.EffectsBucket,
-		"KV_" + topo.CoordBucket, "KV_" + cfg.Poll.Bucket} {
+		"KV_" + topo.CoordBucket, "KV_" + topo.ApprovalsBucket, "KV_" + cfg.Poll.Bucket} {
 		if _, ok := streams[name]; !ok {
 			t.Errorf("stream %s was not created", name)
 		}

@@ -11,7 +11,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/consume"
+	"github.com/graphsoar/graphsoar/internal/dlq"
 	"github.com/graphsoar/graphsoar/internal/natstest"
 )
 
@@ -69,8 +72,9 @@ func TestNATSPermissions(t *testing.T) {
 	must(admin, "EnsureStream", broker.EnsureStream(ctx, admin.js, topo, true))
 	must(admin, "EnsureConsumers", broker.EnsureConsumers(ctx, admin.js, topo, true))
 	must(admin, "EnsureSideStreams", broker.EnsureSideStreams(ctx, admin.js, topo))
-	_, err := broker.EnsureBuckets(ctx, admin.js, topo)
+	adminBuckets, err := broker.EnsureBuckets(ctx, admin.js, topo)
 	must(admin, "EnsureBuckets", err)
+	useBucket(t, admin, adminBuckets.Approvals, "approval-2", true) // graphsoar approvals list|approve|reject
 	_, err = broker.EnsurePollBucket(ctx, admin.js, topo, cfg.Poll.Bucket)
 	must(admin, "EnsurePollBucket", err)
 
@@ -100,17 +104,40 @@ func TestNATSPermissions(t *testing.T) {
 		_, err := worker.js.Publish(ctx, subject, []byte("{}"))
 		must(worker, "publish "+subject, err)
 	}
+	// The live page (graphsoar run --listen): it follows the audit stream,
+	// lists the dead letters and replays one.
+	letter := nats.NewMsg("graphsoar.dlq.t1.42")
+	letter.Data = []byte(`{"id":"42"}`)
+	letter.Header.Set(consume.HeaderReason, "graph_permanent")
+	letter.Header.Set(consume.HeaderSubject, "security.incidents.t1.42")
+	_, err = worker.js.PublishMsg(ctx, letter)
+	must(worker, "publish a dead letter", err)
+	records, _, err := broker.Snapshot(ctx, worker.js, topo.AuditStream, time.Time{})
+	must(worker, "read the audit stream", err)
+	for _, err := range records {
+		must(worker, "read the audit stream", err)
+	}
+	letters, err := dlq.List(ctx, worker.js, topo.DLQStream, dlq.Filter{Reason: "graph_permanent"})
+	must(worker, "list the dead letters", err)
+	for _, r := range dlq.Replay(ctx, worker.js, topo.DLQStream, letters, false) {
+		must(worker, "replay a dead letter", r.Err)
+	}
 	useBucket(t, worker, buckets.State, "incident.t1.42", false)
 	useBucket(t, worker, buckets.Effects, "comment.x", false)
-	useBucket(t, worker, buckets.Coord, "lease.0", true) // the worker lists its leases
+	useBucket(t, worker, buckets.Coord, "lease.0", true)        // the worker lists its leases
+	useBucket(t, worker, buckets.Approvals, "approval-1", true) // and sweeps the held actions
+	decision := nats.NewMsg("security.incidents.t1.42")
+	decision.Header.Set(approval.Header, "approval-1")
+	_, err = worker.js.PublishMsg(ctx, decision)
+	must(worker, "publish a decision", err)
 
-	for _, s := range []string{"security.incidents.t1.43", "$KV.graphsoar-poll.watermark.t1", "$JS.API.STREAM.DELETE.INCIDENTS",
+	for _, s := range []string{"$KV.graphsoar-poll.watermark.t1", "$JS.API.STREAM.DELETE.INCIDENTS",
 		"$JS.API.STREAM.PURGE.KV_graphsoar-effects", "$JS.API.CONSUMER.CREATE.INCIDENTS.evil", "$JS.API.STREAM.UPDATE.INCIDENTS"} {
 		denied(t, worker, "Publish to", s, func() error { return worker.nc.Publish(s, nil) })
 	}
 	for _, s := range []string{"graphsoar.audit.t1.1", "graphsoar.dlq.t1.1", "$KV.graphsoar-state.incident.t1.42",
-		"$KV.graphsoar-effects.comment.x", "$KV.graphsoar-coord.lease.0", "$JS.API.CONSUMER.MSG.NEXT.INCIDENTS.graphsoar-0",
-		"$JS.API.CONSUMER.CREATE.KV_graphsoar-poll.x",
+		"$KV.graphsoar-effects.comment.x", "$KV.graphsoar-coord.lease.0", "$KV.graphsoar-approvals.x", "$JS.API.CONSUMER.MSG.NEXT.INCIDENTS.graphsoar-0",
+		"$JS.API.CONSUMER.CREATE.KV_graphsoar-poll.x", "$JS.API.CONSUMER.CREATE.GRAPHSOAR_AUDIT.x", "$JS.API.STREAM.MSG.DELETE.GRAPHSOAR_DLQ",
 		"$JS.ACK.INCIDENTS.graphsoar-0.1.1.1.1.1.1", "$JS.API.STREAM.DELETE.INCIDENTS", "$JS.API.DIRECT.GET.KV_graphsoar-coord.$KV.graphsoar-coord.lease.0"} {
 		denied(t, poller, "Publish to", s, func() error { return poller.nc.Publish(s, nil) })
 	}

@@ -25,7 +25,10 @@ var (
 		"$JS.ACK.INCIDENTS.>",
 		"graphsoar.audit.>",
 		"graphsoar.dlq.>",
-	}, slices.Concat(bucketSubjects("graphsoar-state", false), bucketSubjects("graphsoar-effects", false), bucketSubjects("graphsoar-coord", true))...)
+		"security.incidents.>",                    // decisions about held actions
+		"$JS.API.STREAM.MSG.DELETE.GRAPHSOAR_DLQ", // the live page's replay
+	}, slices.Concat(readStream("GRAPHSOAR_AUDIT"), readStream("GRAPHSOAR_DLQ"), bucketSubjects("graphsoar-state", false), bucketSubjects("graphsoar-effects", false), bucketSubjects("graphsoar-coord", true),
+		bucketSubjects("graphsoar-approvals", true))...)
 	pollerPublish = []string{
 		"security.incidents.>",
 		"$JS.API.INFO",
@@ -42,6 +45,16 @@ var (
 	}
 	inboxOnly = []string{"_INBOX.>"}
 )
+
+// readStream are the subjects of reading a stream through an ordered
+// consumer (the live page's audit feed and dead letters).
+func readStream(stream string) []string {
+	out := []string{"$JS.API.STREAM.INFO." + stream}
+	for _, op := range []string{"CREATE", "MSG.NEXT", "INFO", "DELETE"} {
+		out = append(out, "$JS.API.CONSUMER."+op+"."+stream+".>")
+	}
+	return out
+}
 
 // bucketSubjects are the subjects of using a key-value bucket: writing and
 // reading its keys and, with list, listing them (an ordered consumer).

@@ -37,7 +37,9 @@ Graph writes.`,
 		newPublishCmd(s),
 		newDemoCmd(s),
 		newDLQCmd(s),
+		newApprovalsCmd(s),
 		newReplayCmd(s),
+		newUndoCmd(getenv, s),
 	)
 	return root
 }

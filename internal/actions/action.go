@@ -5,6 +5,7 @@
 package actions
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -92,6 +93,30 @@ func (s Spec) ParamNames() []string {
 // Params are an action's parameters after templating: each value is a string or
 // a []string, as its Param.Kind says.
 type Params map[string]any
+
+// UnmarshalJSON reads parameters as Params holds them: a list as a
+// []string (a plan or a held action read back from its record).
+func (p *Params) UnmarshalJSON(b []byte) error {
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for k, v := range raw {
+		if list, ok := v.([]any); ok {
+			out := make([]string, 0, len(list))
+			for _, item := range list {
+				s, ok := item.(string)
+				if !ok {
+					return fmt.Errorf("parameter %s: want a list of strings, got a %T in it", k, item)
+				}
+				out = append(out, s)
+			}
+			raw[k] = out
+		}
+	}
+	*p = raw
+	return nil
+}
 
 // String returns the string parameter name ("" when absent).
 func (p Params) String(name string) string {

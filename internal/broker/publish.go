@@ -16,7 +16,9 @@ type Message struct {
 	// id within the stream's duplicate window, so a publish retried after a
 	// lost acknowledgement is stored once.
 	MsgID string
-	Data  []byte
+	// Header, when set, is sent with the message (MsgID is set on top).
+	Header nats.Header
+	Data   []byte
 }
 
 // Publisher stores messages in streams and waits for JetStream to
@@ -37,6 +39,9 @@ func (p JetStreamPublisher) PublishAll(ctx context.Context, msgs []Message) erro
 	for _, m := range msgs {
 		msg := nats.NewMsg(m.Subject)
 		msg.Data = m.Data
+		for k, v := range m.Header {
+			msg.Header[k] = v
+		}
 		if m.MsgID != "" {
 			msg.Header.Set(nats.MsgIdHdr, m.MsgID)
 		}

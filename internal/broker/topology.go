@@ -49,6 +49,10 @@ type Topology struct {
 	EffectsTTL    time.Duration
 	CoordBucket   string // partition leases and member heartbeats
 	LeaseTTL      time.Duration
+	// ApprovalsBucket holds the actions waiting for approval and the
+	// decisions about them, kept ApprovalsTTL.
+	ApprovalsBucket string
+	ApprovalsTTL    time.Duration
 }
 
 // DefaultTopology returns graphsoar's defaults.
@@ -63,6 +67,7 @@ func DefaultTopology() Topology {
 		StateBucket: "graphsoar-state", StateTTL: 90 * 24 * time.Hour,
 		EffectsBucket: "graphsoar-effects", EffectsTTL: 365 * 24 * time.Hour,
 		CoordBucket: "graphsoar-coord", LeaseTTL: 6 * time.Second,
+		ApprovalsBucket: "graphsoar-approvals", ApprovalsTTL: 30 * 24 * time.Hour,
 	}
 }
 
@@ -225,7 +230,7 @@ func EnsureSideStreams(ctx context.Context, js jetstream.JetStream, t Topology) 
 
 // Buckets are the key-value buckets of the worker.
 type Buckets struct {
-	State, Effects, Coord jetstream.KeyValue
+	State, Effects, Coord, Approvals jetstream.KeyValue
 }
 
 // OpenBuckets opens existing key-value buckets (when graphsoar must not
@@ -235,7 +240,7 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream, t Topology) (Bucke
 	for _, spec := range []struct {
 		kv   *jetstream.KeyValue
 		name string
-	}{{&b.State, t.StateBucket}, {&b.Effects, t.EffectsBucket}, {&b.Coord, t.CoordBucket}} {
+	}{{&b.State, t.StateBucket}, {&b.Effects, t.EffectsBucket}, {&b.Coord, t.CoordBucket}, {&b.Approvals, t.ApprovalsBucket}} {
 		kv, err := js.KeyValue(ctx, spec.name)
 		if err != nil {
 			return Buckets{}, fmt.Errorf("key-value bucket %s: %w", spec.name, err)
@@ -260,6 +265,9 @@ func EnsureBuckets(ctx context.Context, js jetstream.JetStream, t Topology) (Buc
 	if b.Coord, err = EnsureCoordBucket(ctx, js, t); err != nil {
 		return Buckets{}, err
 	}
+	if b.Approvals, err = EnsureApprovalsBucket(ctx, js, t); err != nil {
+		return Buckets{}, err
+	}
 	return b, nil
 }
 
@@ -272,6 +280,11 @@ func EnsurePollBucket(ctx context.Context, js jetstream.JetStream, t Topology, n
 // EnsureCoordBucket creates or opens the coordination bucket (leases) alone.
 func EnsureCoordBucket(ctx context.Context, js jetstream.JetStream, t Topology) (jetstream.KeyValue, error) {
 	return ensureBucket(ctx, js, t, t.CoordBucket, t.LeaseTTL, "graphsoar: worker heartbeats and partition leases")
+}
+
+// EnsureApprovalsBucket creates or opens the bucket of held actions alone.
+func EnsureApprovalsBucket(ctx context.Context, js jetstream.JetStream, t Topology) (jetstream.KeyValue, error) {
+	return ensureBucket(ctx, js, t, t.ApprovalsBucket, t.ApprovalsTTL, "graphsoar: actions waiting for approval and the decisions about them")
 }
 
 // ensureBucket creates or updates one key-value bucket of the topology's

@@ -90,6 +90,9 @@ type Worker struct {
 	// before it is dead-lettered, counted from its first failure. Default 6h.
 	RetryBudget  time.Duration `yaml:"retryBudget"`
 	DrainTimeout time.Duration `yaml:"drainTimeout"`
+	// ApprovalTimeout is how long an action a rule holds for approval
+	// waits for a decision before it expires. Default 24h.
+	ApprovalTimeout time.Duration `yaml:"approvalTimeout"`
 }
 
 // Poll tunes the producer.
@@ -122,7 +125,7 @@ func Default() Config {
 		Rules: "rules",
 		Graph: graph.Config{Root: graph.DefaultRoot},
 		Worker: Worker{Concurrency: 32, ActionBudget: 20, Refresh: true, EventTimeout: 2 * time.Minute, DrainTimeout: 30 * time.Second,
-			RetryBudget: 6 * time.Hour},
+			RetryBudget: 6 * time.Hour, ApprovalTimeout: 24 * time.Hour},
 		Poll: Poll{Interval: 30 * time.Second, PageSize: 50, Bucket: "graphsoar-poll"},
 		Log:  Log{Level: "info", Format: "json"},
 	}
@@ -250,6 +253,7 @@ func (c Config) Topology() broker.Topology {
 		t.StateBucket += "-dryrun"
 		t.EffectsBucket += "-dryrun"
 		t.CoordBucket += "-dryrun"
+		t.ApprovalsBucket += "-dryrun"
 	}
 	return t
 }

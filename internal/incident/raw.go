@@ -55,3 +55,8 @@ func (inc *Incident) JSON() ([]byte, error) {
 	}
 	return json.Marshal(inc)
 }
+
+// Size is the length of the JSON document the incident was decoded from
+// (the whole event for an incident an event carried), or 0 for one built
+// in code.
+func (inc *Incident) Size() int { return len(inc.raw) }

@@ -8,9 +8,22 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// JetStream adapts a JetStream key-value bucket to Store. Its errors other
-// than ErrNotFound and ErrConflict are the bucket's, wrapped with the key.
-func JetStream(kv jetstream.KeyValue) Store { return jsStore{kv: kv} }
+// JetStream adapts a JetStream key-value bucket to Store (and Lister). Its
+// errors other than ErrNotFound and ErrConflict are the bucket's, wrapped
+// with the key.
+func JetStream(kv jetstream.KeyValue) Lister { return jsStore{kv: kv} }
+
+func (s jsStore) Keys(ctx context.Context) ([]string, error) {
+	l, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the keys of %s: %w", s.kv.Bucket(), err)
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
 
 type jsStore struct{ kv jetstream.KeyValue }
 

@@ -38,3 +38,10 @@ type Store interface {
 	// Delete removes key; with rev > 0 only when its revision is rev.
 	Delete(ctx context.Context, key string, rev uint64) error
 }
+
+// Lister is a Store that can also list its keys.
+type Lister interface {
+	Store
+	// Keys lists the keys that have a value, in no particular order.
+	Keys(ctx context.Context) ([]string, error)
+}

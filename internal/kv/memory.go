@@ -96,3 +96,17 @@ func (m *Memory) Delete(_ context.Context, key string, rev uint64) error {
 	delete(m.data, key)
 	return nil
 }
+
+// Keys implements Lister.
+func (m *Memory) Keys(_ context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("keys", ""); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(m.data))
+	for k := range m.data {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}

@@ -7,10 +7,13 @@ package replica
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/kv"
@@ -27,6 +30,9 @@ type Options struct {
 	Graph    worker.Graph
 	Log      *slog.Logger
 	Metrics  *telemetry.Metrics
+	// Tracer traces each event: consume, evaluate, each Graph request (the
+	// Graph client has its own, graph.WithTracerProvider). Default: none.
+	Tracer trace.TracerProvider
 
 	// ID names the replica (leases, idempotency records, audit). Required.
 	ID string
@@ -53,6 +59,12 @@ type Options struct {
 	Create bool
 	// MaxEventBytes, MaxAlerts, MaxEvidence: see worker.Options.
 	MaxEventBytes, MaxAlerts, MaxEvidence int
+	// ApprovalTimeout: see worker.Options. Default 24h.
+	ApprovalTimeout time.Duration
+	// ApprovalSweep is how often the replica expires held actions past
+	// their deadline and republishes decisions not carried out after
+	// ApprovalRepublish. Defaults 30s and 2m.
+	ApprovalSweep, ApprovalRepublish time.Duration
 	// OnSettled, when set, is told of every settled event; it must not block.
 	OnSettled func(consume.Settlement)
 
@@ -64,6 +76,11 @@ type Options struct {
 type Replica struct {
 	Consumer *consume.Consumer
 	Worker   *worker.Worker
+	// Approvals is the store of held actions (nil without its bucket).
+	Approvals *approval.Store
+
+	log                     *slog.Logger
+	sweepEvery, republishAt time.Duration
 }
 
 // New builds a replica.
@@ -80,12 +97,23 @@ func New(o Options) (*Replica, error) {
 	if o.RetryBudget <= 0 {
 		o.RetryBudget = 6 * time.Hour
 	}
+	if o.ApprovalSweep <= 0 {
+		o.ApprovalSweep = 30 * time.Second
+	}
+	if o.ApprovalRepublish <= 0 {
+		o.ApprovalRepublish = 2 * time.Minute
+	}
 	state := kv.JetStream(o.Buckets.State)
+	var approvals *approval.Store
+	if o.Buckets.Approvals != nil {
+		approvals = approval.NewStore(kv.JetStream(o.Buckets.Approvals), broker.JetStreamPublisher{JS: o.JS}, nil)
+	}
 	w, err := worker.New(worker.Options{
 		Rules: o.Rules, Graph: o.Graph, State: state, Effects: kv.JetStream(o.Buckets.Effects),
 		Audit: broker.JetStreamPublisher{JS: o.JS}, Log: o.Log, Metrics: o.Metrics, ID: o.ID, DryRun: o.DryRun,
 		Refresh: o.Refresh, ActionBudget: o.ActionBudget, EffectLease: o.EffectLease, Identity: o.Identity,
-		MaxEventBytes: o.MaxEventBytes, MaxAlerts: o.MaxAlerts, MaxEvidence: o.MaxEvidence,
+		MaxEventBytes: o.MaxEventBytes, MaxAlerts: o.MaxAlerts, MaxEvidence: o.MaxEvidence, Tracer: o.Tracer,
+		Approvals: approvals, ApprovalTimeout: o.ApprovalTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -98,16 +126,29 @@ func New(o Options) (*Replica, error) {
 		JS: o.JS, Topology: o.Topology, Coord: o.Buckets.Coord, Handler: handler, Log: o.Log, Metrics: o.Metrics,
 		ID: o.ID, Concurrency: o.Concurrency, Batch: o.Batch, Create: o.Create, DrainTimeout: o.DrainTimeout,
 		RetryBase: o.RetryBase, RetryMax: o.RetryMax, RenewInterval: o.RenewInterval, PullExpiry: o.PullExpiry,
-		OnSettled: o.OnSettled, OnRelease: w.Release,
+		OnSettled: o.OnSettled, OnRelease: w.Release, Tracer: o.Tracer,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Replica{Consumer: c, Worker: w}, nil
+	return &Replica{Consumer: c, Worker: w, Approvals: approvals, log: o.Log, sweepEvery: o.ApprovalSweep, republishAt: o.ApprovalRepublish}, nil
 }
 
-// Run consumes until ctx ends, then drains (see consume.Consumer.Run).
-func (r *Replica) Run(ctx context.Context) error { return r.Consumer.Run(ctx) }
+// Run consumes until ctx ends, then drains (see consume.Consumer.Run). Beside
+// it, the replica sweeps the held actions (approval.Store.Sweep); every
+// replica does, and each expiry is decided once.
+func (r *Replica) Run(ctx context.Context) error {
+	if r.Approvals == nil {
+		return r.Consumer.Run(ctx)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { r.Approvals.RunSweeper(sctx, r.sweepEvery, r.republishAt, r.log) })
+	err := r.Consumer.Run(ctx)
+	stop()
+	wg.Wait()
+	return err
+}
 
 // Ready reports whether the replica consumes every partition it owns.
 func (r *Replica) Ready(ctx context.Context) error { return r.Consumer.Ready(ctx) }

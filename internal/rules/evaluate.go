@@ -61,7 +61,7 @@ func (rs *RuleSet) Evaluate(in Input) *Plan {
 				failed = fmt.Errorf("%s: %w", a.name, err)
 				break
 			}
-			match.Actions = append(match.Actions, PlannedAction{Type: a.name, Params: params})
+			match.Actions = append(match.Actions, PlannedAction{Type: a.name, Params: params, Approval: a.approval})
 		}
 		if failed != nil {
 			plan.Errors = append(plan.Errors, RuleError{Rule: r.ID, Error: failed.Error()})

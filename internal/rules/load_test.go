@@ -161,7 +161,7 @@ rules:
 			`rules/a.yaml:8:21: set_status: status: "closed" is not one of active, inProgress, resolved`,
 			`rules/a.yaml:9:9: an action is one ` + "`name: parameters`" + ` pair (write ` + "`- assign: ...`" + `)`,
 			`rules/a.yaml:10:19: classify takes a mapping of parameters: e.g. ` + "`classify: { classification: truePositive, determination: malware }`",
-			`rules/a.yaml:11:27: unknown tag parameter "extra" (want one of tags)`,
+			`rules/a.yaml:11:27: unknown tag parameter "extra" (want one of tags, approval)`,
 			`rules/a.yaml:12:37: block_file_hash: hashes: "abc" is not an MD5, SHA-1 or SHA-256 hash (32, 40 or 64 hex digits)`,
 			`rules/a.yaml:13:19: classify: parameter classification missing (e.g. ` + "`classify: { classification: truePositive, determination: malware }`)",
 			`rules/a.yaml:14:18: comment: comment: empty`,

@@ -23,6 +23,9 @@ type Match struct {
 type PlannedAction struct {
 	Type   string         `json:"type"`
 	Params actions.Params `json:"params"`
+	// Approval: the rule holds the action until a person approves it
+	// (`approval: required`).
+	Approval bool `json:"approval,omitempty"`
 }
 
 // RuleError is a rule that could not be evaluated for this event (a run-time

@@ -29,7 +29,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 	for _, m := range p.Matches {
 		fmt.Fprintf(&b, "  match %s\n", m.Rule)
 		for _, a := range m.Actions {
-			fmt.Fprintf(&b, "    %-16s %s\n", a.Type, FormatParams(a.Params))
+			held := ""
+			if a.Approval {
+				held = "  (held for approval)"
+			}
+			fmt.Fprintf(&b, "    %-16s %s%s\n", a.Type, FormatParams(a.Params), held)
 		}
 	}
 	for _, e := range p.Errors {

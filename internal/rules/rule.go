@@ -59,7 +59,7 @@ func (l *loader) compileAction(c *compiler, src *source, ra rawAction) *ruleActi
 	values := map[string]*yaml.Node{}
 	switch ra.value.Kind {
 	case yaml.MappingNode:
-		l.eachKeyOf(src, ra.value, spec.Name+" parameter", spec.ParamNames(), func(key, val *yaml.Node) { values[key.Value] = val })
+		l.eachKeyOf(src, ra.value, spec.Name+" parameter", append(spec.ParamNames(), approvalKey), func(key, val *yaml.Node) { values[key.Value] = val })
 	default:
 		if spec.Shorthand == "" {
 			l.errorAt(src.at(ra.value), "%s takes a mapping of parameters: %s", spec.Name, exampleOf(spec))
@@ -68,6 +68,10 @@ func (l *loader) compileAction(c *compiler, src *source, ra rawAction) *ruleActi
 		values[spec.Shorthand] = ra.value
 	}
 	a := &ruleAction{name: spec.Name, spec: spec}
+	if n, ok := values[approvalKey]; ok {
+		delete(values, approvalKey)
+		a.approval = l.approval(src, spec, n)
+	}
 	static := true
 	for _, p := range spec.Params {
 		n, ok := values[p.Name]
@@ -108,6 +112,24 @@ func (l *loader) compileAction(c *compiler, src *source, ra rawAction) *ruleActi
 		a.static = params
 	}
 	return a
+}
+
+// approvalKey is the key, beside an action's parameters in its object form,
+// that holds the action for a person's approval.
+const approvalKey = "approval"
+
+// approval reads an action's approval: required (held) or none.
+func (l *loader) approval(src *source, spec actions.Spec, n *yaml.Node) bool {
+	if n.Kind == yaml.ScalarNode {
+		switch n.Value {
+		case "required":
+			return true
+		case "none":
+			return false
+		}
+	}
+	l.errorAt(src.at(n), "%s: approval: %q is not required or none", spec.Name, n.Value)
+	return false
 }
 
 // compileParam compiles one parameter value node.

@@ -100,6 +100,8 @@ type ruleAction struct {
 	params []*ruleParam
 	// static holds the checked parameters when none has a template.
 	static actions.Params
+	// approval: the action is held until a person approves it.
+	approval bool
 }
 
 // ruleParam is one compiled parameter.

@@ -77,6 +77,8 @@ func actionSchema(s actions.Spec) map[string]any {
 			required = append(required, p.Name)
 		}
 	}
+	props[approvalKey] = map[string]any{"enum": []any{"required", "none"},
+		"description": "required: hold the action until a person approves it (graphsoar approvals, the live page)."}
 	mapping := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
 	if len(required) > 0 {
 		mapping["required"] = required

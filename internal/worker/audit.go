@@ -36,6 +36,36 @@ type AuditEvent struct {
 	// Replanned: another party changed the incident while the event was
 	// retried, and its plan was decided again on the incident as it is.
 	Replanned bool `json:"replanned,omitempty"`
+	// Changes are the incident properties this action's part of the PATCH
+	// changed, each with its earlier value (result applied): what undo
+	// puts back where Graph still shows To.
+	Changes []Change `json:"changes,omitempty"`
+	// TagsAdded are the tags this action's part of the PATCH added (result
+	// applied): what undo removes.
+	TagsAdded []string `json:"tagsAdded,omitempty"`
+	// Block names the indicator (or legacy security action) a
+	// block_file_hash created (result applied): what undo deletes.
+	Block *BlockRef `json:"block,omitempty"`
+	// Approval is the id of the approval record of a held action (results
+	// awaiting_approval, rejected, expired, and the outcome once approved);
+	// DecidedBy names who approved or rejected it.
+	Approval  string `json:"approval,omitempty"`
+	DecidedBy string `json:"decidedBy,omitempty"`
+}
+
+// Change is one incident property a PATCH changed.
+type Change struct {
+	Field string `json:"field"` // status, classification, determination or assignedTo
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// BlockRef names what a block_file_hash created: Backend is indicators or
+// securityActions; ID is "" when the response that made it was unreadable.
+type BlockRef struct {
+	Backend string `json:"backend"`
+	ID      string `json:"id,omitempty"`
+	Hash    string `json:"hash"`
 }
 
 // AuditSubject is graphsoar.audit.<tenant>.<incident>.

@@ -47,6 +47,7 @@ type effectResult struct {
 	result string // applied, duplicate, failed, pending, released, skipped
 	info   graph.Info
 	err    error
+	block  *BlockRef // what an applied block_file_hash created
 }
 
 var (
@@ -100,10 +101,14 @@ func (w *Worker) runEffect(ctx context.Context, x *execution, eff actions.Effect
 		w.release(ctx, eff.Key, rev)
 		return effectResult{result: "skipped", err: errBudget}
 	}
-	id, info, err := w.writeEffect(ctx, x, eff)
+	b, info, err := w.writeEffect(ctx, x, eff)
 	if err == nil {
-		w.finish(ctx, eff, x, rev, id, info)
-		return effectResult{result: "applied", info: info}
+		w.finish(ctx, eff, x, rev, b.ID, info)
+		r := effectResult{result: "applied", info: info}
+		if eff.Action == "block_file_hash" {
+			r.block = &BlockRef{Backend: string(b.Backend), ID: b.ID, Hash: eff.Hash}
+		}
+		return r
 	}
 	var ge *graph.Error
 	if errors.As(err, &ge) && !ge.Ambiguous() {
@@ -242,16 +247,15 @@ func (w *Worker) verifyEffect(ctx context.Context, x *execution, eff actions.Eff
 }
 
 // writeEffect makes the Graph write.
-func (w *Worker) writeEffect(ctx context.Context, x *execution, eff actions.Effect) (string, graph.Info, error) {
+func (w *Worker) writeEffect(ctx context.Context, x *execution, eff actions.Effect) (graph.Block, graph.Info, error) {
 	switch eff.Action {
 	case "comment":
 		_, info, err := w.graph.AddComment(ctx, x.ev.Tenant, x.ev.IncidentID, eff.Comment)
-		return "", info, err
+		return graph.Block{}, info, err
 	case "block_file_hash":
-		b, info, err := w.graph.BlockFileHash(ctx, x.ev.Tenant, blockRequest(eff, x.now))
-		return b.ID, info, err
+		return w.graph.BlockFileHash(ctx, x.ev.Tenant, blockRequest(eff, x.now))
 	}
-	return "", graph.Info{}, fmt.Errorf("unknown effect %s", eff.Action)
+	return graph.Block{}, graph.Info{}, fmt.Errorf("unknown effect %s", eff.Action)
 }
 
 // blockRequest is the Graph request of a block_file_hash effect; its

@@ -34,6 +34,11 @@ type execution struct {
 	// replanned: another party changed the incident, the plan was made again.
 	replanned bool
 
+	// held are the approval ids of the plan's actions that wait for a
+	// person (planned leaves them out); holds are their audit records.
+	held  map[string]bool
+	holds []AuditEvent
+
 	audits    []AuditEvent
 	wrote     bool
 	overspent bool
@@ -41,10 +46,14 @@ type execution struct {
 	failures  []error
 }
 
+// planned lists the plan's actions to carry out now: all but the held ones.
 func (x *execution) planned() []actions.Planned {
 	var out []actions.Planned
 	for _, m := range x.plan.Matches {
 		for _, a := range m.Actions {
+			if a.Approval && len(x.held) > 0 && x.held[x.approvalID(m.Rule, a)] {
+				continue
+			}
 			out = append(out, actions.Planned{Rule: m.Rule, Type: a.Type, Params: a.Params})
 		}
 	}
@@ -65,11 +74,15 @@ func (x *execution) run(ctx context.Context) consume.Result {
 		return consume.Acked() // nothing matched: nothing to write or audit
 	}
 	reg := x.rules.Registry()
+	if !w.opts.DryRun {
+		if err := x.hold(ctx); err != nil {
+			return consume.Decide("approval", err)
+		}
+	}
 	ops, err := reg.Operations(x.target(), x.planned())
 	if err != nil {
 		return consume.Dead("plan", err)
 	}
-	hasWrites := len(ops.Effects) > 0 || !ops.Desired.Diff(x.current).Empty()
 	if w.opts.DryRun {
 		x.auditPlan("dry_run", ops)
 		if len(x.plan.Errors) > 0 {
@@ -77,6 +90,7 @@ func (x *execution) run(ctx context.Context) consume.Result {
 		}
 		return consume.Result{Verdict: consume.Ack, Outcome: "dry_run"}
 	}
+	hasWrites := len(ops.Effects) > 0 || !ops.Desired.Diff(x.current).Empty()
 	if hasWrites && x.ownChangeSettled(ctx, ops) {
 		// Our own change came back and everything the plan asks for is there:
 		// no GET, no write (the audit says unchanged and duplicate).
@@ -92,6 +106,9 @@ func (x *execution) run(ctx context.Context) consume.Result {
 		if err != nil {
 			return consume.Decide("refresh", err)
 		}
+		if err := w.withinBounds(fresh); err != nil {
+			return consume.Dead("too_large", fmt.Errorf("incident %s as Graph has it: %w", x.ev.IncidentID, err))
+		}
 		switch {
 		case x.resumed != nil && !x.resumed.changedByOthers(fresh, &ops.Desired):
 			// A retry of a plan under way: our own writes changed the
@@ -104,8 +121,11 @@ func (x *execution) run(ctx context.Context) consume.Result {
 			}
 			ev := *x.ev
 			ev.Incident = fresh
-			x.evaluate(&ev)
+			x.evaluate(ctx, &ev)
 			x.resumed = nil
+			if err := x.hold(ctx); err != nil {
+				return consume.Decide("approval", err)
+			}
 			if ops, err = reg.Operations(x.target(), x.planned()); err != nil {
 				return consume.Dead("plan", err)
 			}
@@ -120,15 +140,28 @@ func (x *execution) run(ctx context.Context) consume.Result {
 		}
 		x.resumed = rec
 	}
+	x.write(ctx, reg, ops)
+	x.audits = append(x.audits, x.holds...)
+	for _, e := range x.plan.Errors {
+		x.audits = append(x.audits, x.auditEvent(e.Rule, "rule", nil, "rule_error", errors.New(e.Error), graph.Info{}, 0))
+	}
+	return x.verdict()
+}
+
+// write sends the merged PATCH and then, unless it is to be retried, the
+// comments and blocks.
+func (x *execution) write(ctx context.Context, reg *actions.Registry, ops actions.Operations) {
 	x.patch(ctx, reg, ops)
 	if x.retry == nil {
 		for _, eff := range ops.Effects {
 			x.effect(ctx, eff)
 		}
 	}
-	for _, e := range x.plan.Errors {
-		x.audits = append(x.audits, x.auditEvent(e.Rule, "rule", nil, "rule_error", errors.New(e.Error), graph.Info{}, 0))
-	}
+}
+
+// verdict is the event's Result once the plan was carried out.
+func (x *execution) verdict() consume.Result {
+	w := x.w
 	switch {
 	case x.retry != nil:
 		return *x.retry
@@ -234,8 +267,36 @@ func (x *execution) patch(ctx context.Context, reg *actions.Registry, ops action
 		case "overridden":
 			r, e = "overridden", nil
 		}
-		x.audits = append(x.audits, x.auditEvent(pl.Rule, pl.Type, pl.Params, r, e, info, elapsed))
+		a := x.auditEvent(pl.Rule, pl.Type, pl.Params, r, e, info, elapsed)
+		if r == "applied" {
+			a.Changes, a.TagsAdded = changed(d, p, x.current)
+		}
+		x.audits = append(x.audits, a)
 	}
+}
+
+// changed lists what one action's desired state changed through the PATCH
+// p sent on the incident cur: the properties with their earlier values, and
+// the tags added.
+func changed(d *actions.Desired, p actions.Patch, cur *incident.Incident) ([]Change, []string) {
+	var changes []Change
+	for _, f := range []struct {
+		field actions.Field
+		sent  *string
+	}{{actions.FieldClassification, p.Classification}, {actions.FieldDetermination, p.Determination},
+		{actions.FieldStatus, p.Status}, {actions.FieldAssignedTo, p.AssignedTo}} {
+		v, ok := d.Value(f.field)
+		if ok && f.sent != nil && *f.sent == v && currentValue(cur, f.field) != v {
+			changes = append(changes, Change{Field: string(f.field), From: currentValue(cur, f.field), To: v})
+		}
+	}
+	var tags []string
+	for _, t := range d.Tags() {
+		if slices.Contains(p.CustomTags, t) && !slices.Contains(cur.CustomTags, t) {
+			tags = append(tags, t)
+		}
+	}
+	return changes, tags
 }
 
 // carried says what the merged PATCH did for one action's desired state:
@@ -300,7 +361,9 @@ func (x *execution) effect(ctx context.Context, eff actions.Effect) {
 	if eff.Action == "block_file_hash" {
 		params = actions.Params{"hash": eff.Hash, "reason": eff.Reason}
 	}
-	x.audits = append(x.audits, x.auditEvent(eff.Rule, eff.Action, params, r.result, r.err, r.info, time.Since(start)))
+	a := x.auditEvent(eff.Rule, eff.Action, params, r.result, r.err, r.info, time.Since(start))
+	a.Block = r.block
+	x.audits = append(x.audits, a)
 }
 
 // auditPlan records every planned action with one result (dry run).

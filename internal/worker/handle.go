@@ -7,6 +7,10 @@ import (
 	"reflect"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/graph"
@@ -21,6 +25,9 @@ import (
 // records and the incident's state, and says what becomes of the event.
 // Errors go through consume.Decide, the one table of verdicts.
 func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Result) {
+	if id := d.Msg.Headers().Get(approval.Header); id != "" {
+		return w.handleDecision(ctx, d, id)
+	}
 	if n := len(d.Msg.Data()); n > w.opts.MaxEventBytes {
 		return consume.Dead("too_large", fmt.Errorf("event of %d bytes, more than the limit of %d", n, w.opts.MaxEventBytes))
 	}
@@ -66,6 +73,9 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Res
 		if inc.LastUpdateDateTime.After(limit) {
 			return consume.Dead("future_version", fmt.Errorf("event %s claims version %s and Graph has %s, both beyond now plus %v",
 				ev.ID, ev.Incident.LastUpdateDateTime.Format(time.RFC3339), inc.LastUpdateDateTime.Format(time.RFC3339), w.opts.FutureSkew))
+		}
+		if err := w.withinBounds(inc); err != nil {
+			return consume.Dead("too_large", fmt.Errorf("event %s: %w", ev.ID, err))
 		}
 		w.log.Warn("event from the future: using the incident as Graph has it", "tenant", ev.Tenant, "incident", ev.IncidentID,
 			"event", ev.ID, "claimed", ev.Incident.LastUpdateDateTime, "graph", inc.LastUpdateDateTime)
@@ -113,7 +123,7 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Res
 		// changed the incident since (run decides after its refresh).
 		x.resumed, x.plan = resumed, &resumed.Plan
 	} else {
-		x.evaluate(ev)
+		x.evaluate(ctx, ev)
 	}
 	result := x.run(ctx)
 	if x.resumed != nil && result.Verdict != consume.Retry && result.Verdict != consume.Release {
@@ -156,14 +166,24 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Res
 	return result
 }
 
-// evaluate runs the rules on an event and counts matches and errors.
-func (x *execution) evaluate(ev *incident.Event) {
+// evaluate runs the rules on an event and counts matches and errors, in
+// the span "evaluate" (an error status when a rule failed).
+func (x *execution) evaluate(ctx context.Context, ev *incident.Event) {
+	_, span := x.w.opts.Tracer.Tracer("github.com/graphsoar/graphsoar/internal/worker").Start(ctx, "evaluate")
+	defer span.End()
 	x.plan = x.rules.Evaluate(rules.Input{Event: ev, Previous: x.previous, Now: x.now})
 	for _, m := range x.plan.Matches {
 		x.w.metrics.RuleMatches.WithLabelValues(m.Rule).Inc()
 	}
 	for _, e := range x.plan.Errors {
 		x.w.metrics.RuleErrors.WithLabelValues(e.Rule).Inc()
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("graphsoar.rules", len(x.rules.Rules())),
+			attribute.StringSlice("graphsoar.matched_rules", x.plan.MatchedRules()), attribute.Int("graphsoar.rule_errors", len(x.plan.Errors)))
+		if len(x.plan.Errors) > 0 {
+			span.SetStatus(codes.Error, "rule "+x.plan.Errors[0].Rule+": "+x.plan.Errors[0].Error)
+		}
 	}
 }
 
@@ -191,8 +211,14 @@ func (w *Worker) markReplayed(ctx context.Context, replayOf string) {
 	_, _ = w.opts.State.Put(context.WithoutCancel(ctx), replayKey(replayOf), []byte(w.now().UTC().Format(time.RFC3339)))
 }
 
-// withinBounds checks an incident against the alert and evidence bounds.
+// withinBounds checks an incident against the size, alert and evidence
+// bounds: one an event carried was checked with the event; one read from
+// Graph (a thin event, a refresh) is checked here, as the rules' cost bound
+// assumes it.
 func (w *Worker) withinBounds(inc *incident.Incident) error {
+	if n := inc.Size(); n > w.opts.MaxEventBytes {
+		return fmt.Errorf("incident of %d bytes, more than the limit of %d", n, w.opts.MaxEventBytes)
+	}
 	if n := len(inc.Alerts); n > w.opts.MaxAlerts {
 		return fmt.Errorf("%d alerts, more than the limit of %d", n, w.opts.MaxAlerts)
 	}

@@ -69,29 +69,8 @@ func (w *Worker) loadPlan(ctx context.Context, d *consume.Delivery) (*planRecord
 	if err := json.Unmarshal(e.Value, &rec); err != nil {
 		return nil, nil // unreadable: decide again
 	}
-	for i := range rec.Plan.Matches {
-		for j := range rec.Plan.Matches[i].Actions {
-			rec.Plan.Matches[i].Actions[j].Params = typedParams(rec.Plan.Matches[i].Actions[j].Params)
-		}
-	}
 	rec.rev = e.Revision
 	return &rec, nil
-}
-
-// typedParams restores the []string of list parameters that JSON read as
-// []any.
-func typedParams(p actions.Params) actions.Params {
-	for k, v := range p {
-		if list, ok := v.([]any); ok {
-			out := make([]string, 0, len(list))
-			for _, item := range list {
-				s, _ := item.(string)
-				out = append(out, s)
-			}
-			p[k] = out
-		}
-	}
-	return p
 }
 
 // savePlan records the plan before its first write.

@@ -28,7 +28,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/incident"
@@ -63,10 +67,20 @@ type Options struct {
 	// Effects holds the idempotency records of comments and blocks.
 	Effects kv.Store
 	// Audit stores the audit records (graphsoar.audit.<tenant>.<incident>).
-	Audit   broker.Publisher
+	Audit broker.Publisher
+	// Approvals holds the actions rules mark `approval: required`; nil
+	// when no rule does (a held action is then dead-lettered).
+	Approvals *approval.Store
+	// ApprovalTimeout is how long a held action waits for a decision
+	// before it expires. Default 24h.
+	ApprovalTimeout time.Duration
+
 	Log     *slog.Logger
 	Metrics *telemetry.Metrics
 	Now     func() time.Time
+	// Tracer traces rule evaluation ("evaluate", within the caller's span).
+	// Default (nil): no traces.
+	Tracer trace.TracerProvider
 
 	// ID names this replica in idempotency records and audit. Required.
 	ID string
@@ -131,6 +145,9 @@ func New(o Options) (*Worker, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Tracer == nil {
+		o.Tracer = noop.NewTracerProvider()
+	}
 	if o.EffectLease <= 0 {
 		o.EffectLease = 3 * time.Minute
 	}
@@ -152,6 +169,9 @@ func New(o Options) (*Worker, error) {
 	}
 	if o.MaxEvidence <= 0 {
 		o.MaxEvidence = 10_000
+	}
+	if o.ApprovalTimeout <= 0 {
+		o.ApprovalTimeout = 24 * time.Hour
 	}
 	if o.FutureSkew <= 0 {
 		o.FutureSkew = 5 * time.Minute

@@ -401,3 +401,31 @@ func TestOversizedEventsAreDeadLettered(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedIncidentFromGraphIsDeadLettered: a thin event is small; the
+// incident Graph returns for it is held to the same size bound as an event,
+// before the rules see it.
+func TestOversizedIncidentFromGraphIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	wd := newWorld(t, redTeamRule)
+	if err := wd.fake.Seed(fixtures.Read("phishing-created.json")); err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.New(worker.Options{Rules: wd.rules, Graph: wd.graph, State: wd.state, Effects: wd.effects, Audit: wd.audit,
+		ID: "w1", MaxEventBytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := delivery(t, "thin-reference.json", 1, 1)
+	r := w.Handle(context.Background(), d)
+	if r.Verdict != consume.DeadLetter || r.Reason != "too_large" || !strings.Contains(errString(r.Err), "more than the limit of 1000") {
+		t.Errorf("verdict %s reason %q (%v)", r.Verdict, r.Reason, r.Err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/replay"
 )
@@ -21,7 +22,8 @@ import (
 // up to until (zero: no bound) and up to the stream's last message when Read
 // is called: a replay ends even while producers keep publishing. Each Raw's
 // Ref is "STREAM#SEQ"; Done and Total count messages. Nothing is
-// acknowledged or stored: an ordered consumer is ephemeral.
+// acknowledged or stored: an ordered consumer is ephemeral. Decisions about
+// held actions (messages with approval.Header) are not events: left out.
 func Read(ctx context.Context, js jetstream.JetStream, stream string, since, until time.Time) (iter.Seq2[replay.Raw, error], error) {
 	msgs, total, err := broker.Snapshot(ctx, js, stream, since)
 	if err != nil {
@@ -38,6 +40,9 @@ func Read(ctx context.Context, js jetstream.JetStream, stream string, since, unt
 				return
 			}
 			done++
+			if msg.Headers().Get(approval.Header) != "" {
+				continue // a decision about a held action, not an incident event
+			}
 			raw := replay.Raw{Data: msg.Data(), Ref: fmt.Sprintf("%s#%d", stream, msg.Meta.Sequence.Stream), Done: done, Total: total}
 			if !yield(raw, nil) {
 				return
