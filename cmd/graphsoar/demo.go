@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +20,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/graphfake"
 	"github.com/graphsoar/graphsoar/internal/replica"
 	"github.com/graphsoar/graphsoar/internal/rules"
+	"github.com/graphsoar/graphsoar/internal/secret"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
 	"github.com/graphsoar/graphsoar/internal/worker"
 	starter "github.com/graphsoar/graphsoar/rules"
@@ -27,12 +30,22 @@ import (
 // publishes, in order.
 var demoIncidents = []string{"ransomware-created.json", "redteam-created.json", "phishing-created.json"}
 
+// demoApprovalRule is the demo's own rule, loaded beside the starter rules:
+// it holds an action for approval, for the live page to show.
+//
+//go:embed demo-approval.yaml
+var demoApprovalRule []byte
+
+// demoPageListen is where demo --serve serves the live page by default.
+const demoPageListen = "127.0.0.1:9090"
+
 type demoOptions struct {
 	rulesDir    string
 	serve       bool
 	natsListen  string
 	graphListen string
 	listen      string
+	uiToken     string
 	timeout     time.Duration
 }
 
@@ -47,9 +60,11 @@ the incidents' events and show what happened to each: the rules that matched,
 every Graph write with its result, and the final state of each incident.
 
 --rules runs your own rules instead of the starter rules built into the
-binary. --serve keeps everything running afterwards (NATS on 127.0.0.1:4222,
-the emulator on 127.0.0.1:8081) and shows each event you publish, for example
-with graphsoar publish or the NATS CLI.`,
+binary (and the demo's rule that holds an action for approval). --serve keeps
+everything running afterwards (NATS on 127.0.0.1:4222, the emulator on
+127.0.0.1:8081, the live page on http://127.0.0.1:9090/) and shows each event
+you publish, for example with graphsoar publish or the NATS CLI. On the live
+page, approve the held action and replay the dead letter.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !o.serve {
@@ -59,6 +74,8 @@ with graphsoar publish or the NATS CLI.`,
 				if !cmd.Flags().Changed("graph-listen") {
 					o.graphListen = "127.0.0.1:0"
 				}
+			} else if !cmd.Flags().Changed("listen") {
+				o.listen = demoPageListen
 			}
 			return runDemo(cmd.Context(), o, s)
 		},
@@ -68,20 +85,29 @@ with graphsoar publish or the NATS CLI.`,
 	f.BoolVar(&o.serve, "serve", false, "keep running after the demo and show the events you publish")
 	f.StringVar(&o.natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS address (with --serve; a free port otherwise)")
 	f.StringVar(&o.graphListen, "graph-listen", "127.0.0.1:8081", "Graph emulator address (with --serve; a free port otherwise)")
-	f.StringVar(&o.listen, "listen", "", "address of /metrics, /healthz and /readyz (none by default)")
+	f.StringVar(&o.listen, "listen", "", "address of the live page, /metrics, /healthz and /readyz (with --serve: "+demoPageListen+"; none otherwise)")
+	f.StringVar(&o.uiToken, "ui-token", "", uiTokenHelp)
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long the demo waits for the worker to handle one event")
 	return cmd
 }
 
-// demoRules loads the rules of dir, or the embedded starter rules.
-func demoRules(dir string, log *slog.Logger, m *telemetry.Metrics) (worker.RuleSource, *rules.Reloader, string, error) {
+// demoRules loads the rules of dir, or the embedded starter rules with the
+// demo's approval rule (written beside a copy of them in tmp).
+func demoRules(dir, tmp string, log *slog.Logger, m *telemetry.Metrics) (worker.RuleSource, *rules.Reloader, string, error) {
 	reg := actions.Builtin()
 	if dir == "" {
-		rs, err := rules.LoadFS(starter.FS(), ".", "rules", reg)
+		dir := filepath.Join(tmp, "rules")
+		if err := os.CopyFS(dir, starter.FS()); err != nil {
+			return nil, nil, "", fmt.Errorf("starter rules: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "demo-approval.yaml"), demoApprovalRule, 0o644); err != nil {
+			return nil, nil, "", fmt.Errorf("starter rules: %w", err)
+		}
+		rs, err := rules.LoadFS(os.DirFS(dir), ".", "rules", reg)
 		if err != nil {
 			return nil, nil, "", err
 		}
-		return rules.Static{RS: rs}, nil, "the starter rules built into graphsoar", nil
+		return rules.Static{RS: rs}, nil, "the starter rules built into graphsoar and the demo's approval rule", nil
 	}
 	r, err := rules.NewReloader(dir, reg, log, m.ObserveRules)
 	if err != nil {
@@ -97,7 +123,13 @@ func runDemo(ctx context.Context, o demoOptions, s stdio) error {
 	}
 	sv := &services{log: log, metrics: telemetry.NewMetrics()}
 	defer sv.close()
-	source, reloader, rulesFrom, err := demoRules(o.rulesDir, log, sv.metrics)
+	defer sv.startTracing(ctx, "graphsoar-demo")()
+	dir, err := os.MkdirTemp("", "graphsoar-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	source, reloader, rulesFrom, err := demoRules(o.rulesDir, dir, log, sv.metrics)
 	if err != nil {
 		var le *rules.LoadError
 		if errors.As(err, &le) {
@@ -122,12 +154,7 @@ func runDemo(ctx context.Context, o demoOptions, s stdio) error {
 		_ = stopGraph(sctx)
 	}()
 
-	dir, err := os.MkdirTemp("", "graphsoar-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	cfg := demoConfig(dir, graphURL, o.listen)
+	cfg := demoConfig(filepath.Join(dir, "nats"), graphURL, o.listen)
 	if err := connect(cfg, o.natsListen, "graphsoar-demo", sv); err != nil {
 		return err
 	}
@@ -153,7 +180,7 @@ func runDemo(ctx context.Context, o demoOptions, s stdio) error {
 
 	w, err := replica.New(replica.Options{
 		JS: sv.js, Topology: topo, Buckets: buckets, Rules: source, Graph: sv.graph, Log: log, Metrics: sv.metrics,
-		ID: "demo", Concurrency: 8, Create: true, OnSettled: rep.settledHook(),
+		ID: "demo", Concurrency: 8, Create: true, OnSettled: rep.settledHook(), Tracer: sv.tracer,
 	})
 	if err != nil {
 		return err
@@ -161,6 +188,13 @@ func runDemo(ctx context.Context, o demoOptions, s stdio) error {
 	if err := serve(cfg, sv, w.Ready); err != nil {
 		return err
 	}
+	stopPage, err := startLivePage(ctx, sv, livePage{topo: topo, rules: source, approvals: w.Approvals,
+		token: secret.Secret(o.uiToken), listen: o.listen})
+	if err != nil {
+		return err
+	}
+	defer stopPage()
+	rep.approvals = w.Approvals
 	runCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
 	workerDone := make(chan error, 1)
@@ -192,7 +226,11 @@ func runDemo(ctx context.Context, o demoOptions, s stdio) error {
 	if !o.serve {
 		return nil
 	}
-	rep.serveHelp(sv.nc.ConnectedUrl(), graphURL)
+	pageURL := ""
+	if sv.http != nil {
+		pageURL = "http://" + sv.http.Addr() + "/"
+	}
+	rep.serveHelp(sv.nc.ConnectedUrl(), graphURL, pageURL, o.uiToken != "")
 	return rep.follow(ctx)
 }
 

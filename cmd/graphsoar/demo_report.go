@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
+	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 	"github.com/graphsoar/graphsoar/internal/graph"
@@ -33,6 +35,7 @@ type demoReporter struct {
 	settled   chan consume.Settlement
 	reg       *actions.Registry // tells PATCH actions from the others
 	blockWith graph.BlockBackend
+	approvals *approval.Store // nil: no approvals bucket
 	byEvent   map[string][]worker.AuditEvent
 	dead      int
 }
@@ -100,7 +103,64 @@ func (r *demoReporter) script(ctx context.Context, pub *publisher, timeout time.
 		r.finalState()
 		return &exitError{code: 1, err: fmt.Errorf("%d event(s) dead-lettered: see the messages above", r.dead)}
 	}
+	return r.lateIncident(ctx, pub, timeout)
+}
+
+// demoLateIncident is the incident Graph does not show when its event
+// arrives (step 4).
+const demoLateIncident = "4214"
+
+// lateIncident announces an incident Graph does not return yet: the event
+// is dead-lettered (incident_not_found); then the emulator gets the
+// incident, so that replaying the dead letter succeeds.
+func (r *demoReporter) lateIncident(ctx context.Context, pub *publisher, timeout time.Duration) error {
+	r.section("4. An event arrives before Graph shows its incident",
+		"A producer announces incident "+demoLateIncident+" by reference, but Graph does not return it yet. The\n"+
+			"worker cannot read it and stores the event as a dead letter (incident_not_found).")
+	event, incident, err := lateIncidentFixtures()
+	if err != nil {
+		return err
+	}
+	dead := r.dead
+	if err := r.event(ctx, pub, event, timeout); err != nil {
+		return err
+	}
+	if r.dead != dead+1 {
+		return fmt.Errorf("the event of incident %s was not dead-lettered", demoLateIncident)
+	}
+	r.dead = dead
+	if err := r.fake.Seed(incident); err != nil {
+		return fmt.Errorf("seed incident %s: %w", demoLateIncident, err)
+	}
+	r.printf("  Graph now returns incident %s: replay the dead letter (on the live page of demo --serve,\n"+
+		"  or graphsoar dlq replay --incident %s) and the worker handles the event again.\n", demoLateIncident, demoLateIncident)
 	return nil
+}
+
+// lateIncidentFixtures are the thin event of the late incident and the
+// incident itself: the red-team fixture under another id.
+func lateIncidentFixtures() (event, incident []byte, err error) {
+	var env map[string]any
+	if err := json.Unmarshal(fixtures.Read("redteam-created.json"), &env); err != nil {
+		return nil, nil, fmt.Errorf("late incident fixture: %w", err)
+	}
+	data, _ := env["data"].(map[string]any)
+	if data == nil {
+		return nil, nil, errors.New("late incident fixture: no data")
+	}
+	data["id"] = demoLateIncident
+	data["displayName"] = "Red team: credential dumping on test hosts (second run)"
+	data["incidentWebUrl"] = "https://security.microsoft.com/incidents/" + demoLateIncident
+	env["id"], env["subject"] = "demo-late-"+demoLateIncident, demoLateIncident
+	if incident, err = json.Marshal(env); err != nil {
+		return nil, nil, err
+	}
+	event, err = json.Marshal(map[string]any{
+		"specversion": "1.0", "id": "demo-late-" + demoLateIncident, "source": "graphsoar/demo",
+		"type": "com.microsoft.graph.security.incident.created", "subject": demoLateIncident,
+		"tenantid": env["tenantid"], "datacontenttype": "application/json", "data": map[string]any{"id": demoLateIncident},
+	})
+	return event, incident, err
 }
 
 // event publishes one event, waits until the worker settled it and reports it.
@@ -227,6 +287,9 @@ func (r *demoReporter) printAudits(recs []worker.AuditEvent) {
 			line := fmt.Sprintf("    %-10s %-16s %s", a.Result, a.Action, rules.FormatParams(params))
 			if a.GraphStatus != 0 && a.Result != "unchanged" && a.Result != "duplicate" {
 				line += fmt.Sprintf("  (%s %d, %s)", r.request(a.Action, params), a.GraphStatus, millis(a.DurationMS))
+			}
+			if a.Result == "awaiting_approval" {
+				line += "  held for approval " + a.Approval
 			}
 			if a.Error != "" {
 				line += "  error: " + a.Error
@@ -370,12 +433,47 @@ func (r *demoReporter) finalState() {
 	}
 	r.printf("Graph and Defender received %d PATCH, %d comment POST, %d indicator POST and %d GET request(s).\n",
 		patches, comments, blocks, reads)
+	r.heldActions()
 	r.printf("\nResults: applied = written to Graph; unchanged = the incident already had it, nothing sent;\n" +
-		"duplicate = written for an earlier event (idempotency record), not sent again.\n")
+		"duplicate = written for an earlier event (idempotency record), not sent again;\n" +
+		"awaiting_approval = held until a person approves it (live page, graphsoar approvals).\n")
 }
 
-func (r *demoReporter) serveHelp(natsURL, graphURL string) {
-	r.section("Still running (--serve); Ctrl-C stops", fmt.Sprintf(`Publish your own events and watch them here:
+// heldActions prints the actions awaiting approval.
+func (r *demoReporter) heldActions() {
+	if r.approvals == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	recs, err := r.approvals.List(ctx)
+	if err != nil {
+		r.printf("Actions awaiting approval: not readable: %v\n", err)
+		return
+	}
+	var pending []approval.Record
+	for _, rec := range recs {
+		if rec.Status == approval.Pending {
+			pending = append(pending, rec)
+		}
+	}
+	r.printf("Actions awaiting approval: %d\n", len(pending))
+	for _, rec := range pending {
+		r.printf("  %s  %s %s on incident %s (rule %s)\n", rec.ID, rec.Action, rules.FormatParams(plainParams(rec.Params)), rec.Incident, rec.Rule)
+	}
+}
+
+func (r *demoReporter) serveHelp(natsURL, graphURL, pageURL string, token bool) {
+	page := "The live page is not served (no --listen)."
+	switch {
+	case pageURL != "" && token:
+		page = "Live page: " + pageURL + "?token=<your --ui-token> (once; a cookie keeps it)"
+	case pageURL != "":
+		page = "Live page: " + pageURL
+	}
+	r.section("Still running (--serve); Ctrl-C stops", page+`
+  approve or reject the held action, replay the dead letter, watch events arrive.
+`+fmt.Sprintf(`Publish your own events and watch them here:
   graphsoar publish --nats-url %s --event my-incident.json
   nats --server %s pub security.incidents.<tenant>.<incident> --header Nats-Msg-Id:<id> "$(cat my-incident.json)"
 Read the emulator's incidents:

@@ -31,7 +31,7 @@ func TestDemo(t *testing.T) {
 	}
 	const hash = "9f2c7e1b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
 	inOrder(t, r.out,
-		"rules                      8 from the starter rules built into graphsoar",
+		"rules                      9 from the starter rules built into graphsoar and the demo's approval rule",
 		// Each created event: the rules, each write with its Graph result.
 		"event b6f7c0de-0001  created  incident 4211",
 		"rule block-known-ransomware",
@@ -39,6 +39,9 @@ func TestDemo(t *testing.T) {
 		"applied    block_file_hash  hash="+hash,
 		"(POST indicators 200",
 		"rule escalate-ransomware",
+		// The demo's rule holds its action for a person's approval.
+		"rule isolate-ransomware-host",
+		"awaiting_approval tag              tags=[isolate-device]  held for approval ",
 		"=> done in",
 		"event b6f7c0de-0002  created  incident 4212",
 		"rule close-red-team-tests",
@@ -59,6 +62,10 @@ func TestDemo(t *testing.T) {
 		"no rule matched",
 		"event b6f7c0de-0005  updated  incident 4213  (thin reference",
 		"duplicate  comment          comment=\"flag-vip-user",
+		// An event whose incident Graph does not show yet is dead-lettered.
+		"event demo-late-4214  created  incident 4214  (thin reference",
+		"=> dead-lettered (incident_not_found)",
+		"Graph now returns incident 4214: replay the dead letter",
 		// The final state of each incident, from the emulator.
 		"incident 4211",
 		"status inProgress, severity high, assigned to tier2@contoso.com",
@@ -68,12 +75,16 @@ func TestDemo(t *testing.T) {
 		"classification informationalExpectedActivity, determination securityTesting",
 		"incident 4213",
 		"tags vip, phishing",
+		"incident 4214",
+		"status active",
 		"Defender indicators: 1",
 		"FileSha256 "+hash+"  action BlockAndRemediate  severity High  title \"graphsoar: block-known-ransomware\"",
 		"Graph and Defender received 3 PATCH, 4 comment POST, 1 indicator POST",
+		"Actions awaiting approval: 1",
+		"tag tags=[isolate-device] on incident 4211 (rule isolate-ransomware-host)",
 	)
-	if strings.Contains(r.out, "dead-lettered") || strings.Contains(r.err, "level=ERROR") {
-		t.Errorf("the demo had failures:\n%s\n%s", r.out, r.err)
+	if n := strings.Count(r.out, "=> dead-lettered"); n != 1 || strings.Contains(r.err, "level=ERROR") {
+		t.Errorf("the demo had failures (%d dead letters, 1 expected):\n%s\n%s", n, r.out, r.err)
 	}
 }
 
@@ -105,13 +116,21 @@ func TestDemoOwnRules(t *testing.T) {
 // it with graphsoar publish, and watch the worker close it again.
 func TestDemoServe(t *testing.T) {
 	t.Parallel()
-	natsAddr, graphAddr := freeAddr(t), freeAddr(t)
-	stop, out, errb := runInBackground(t, nil, "demo", "--serve", "--nats-listen", natsAddr, "--graph-listen", graphAddr)
+	natsAddr, graphAddr, pageAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	stop, out, errb := runInBackground(t, nil, "demo", "--serve", "--nats-listen", natsAddr, "--graph-listen", graphAddr,
+		"--listen", pageAddr)
 	waitUntil(t, 60*time.Second, "the demo's scripted part", func() bool {
 		return strings.Contains(out.String(), "Still running (--serve)")
 	})
 	if !strings.Contains(out.String(), "graphsoar publish --nats-url nats://"+natsAddr) {
 		t.Errorf("the instructions lack the NATS address:\n%s", out.String())
+	}
+	// Without a token the live page is served on the loopback address.
+	if !strings.Contains(out.String(), "Live page: http://"+pageAddr+"/\n") {
+		t.Errorf("the instructions lack the live page:\n%s", out.String())
+	}
+	if code, body := httpGet("http://" + pageAddr + "/"); code != http.StatusOK || !strings.Contains(body, "<title>graphsoar live</title>") {
+		t.Errorf("the live page: %d %.200s", code, body)
 	}
 	req, _ := http.NewRequest(http.MethodPatch, "http://"+graphAddr+"/v1.0/security/incidents/4212", strings.NewReader(`{"status":"active"}`))
 	req.Header.Set("Content-Type", "application/json")

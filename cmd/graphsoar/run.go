@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/broker"
@@ -26,6 +27,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/poller"
 	"github.com/graphsoar/graphsoar/internal/replica"
 	"github.com/graphsoar/graphsoar/internal/rules"
+	"github.com/graphsoar/graphsoar/internal/secret"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
 )
 
@@ -38,6 +40,7 @@ func newRunCmd(getenv func(string) string, s stdio) *cobra.Command {
 		consumer    string
 		id          string
 		poll        bool
+		uiToken     string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -45,7 +48,12 @@ func newRunCmd(getenv func(string) string, s stdio) *cobra.Command {
 		Long: `Consume incident change events from NATS JetStream, evaluate the rules and
 carry out the plans as Microsoft Graph writes. Without --nats-url an embedded
 NATS server with JetStream stores its data in --data-dir. SIGHUP reloads the
-rules (as does any change to their files); SIGTERM drains and exits.`,
+rules (as does any change to their files); SIGTERM drains and exits.
+
+--listen also serves the live page at / : recent events and writes, dead
+letters (replay), held actions (approve, reject), rules and Graph budgets.
+With --ui-token (GRAPHSOAR_UI_TOKEN) the page and its API require the token;
+without one, the page is served on a loopback address only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd, getenv)
@@ -71,7 +79,7 @@ rules (as does any change to their files); SIGTERM drains and exits.`,
 				return &exitError{code: 2, err: err}
 			}
 			tuneGC(getenv)
-			return runWorker(cmd.Context(), cfg, f.embedListen, poll, s)
+			return runWorker(cmd.Context(), cfg, f.embedListen, poll, secret.Secret(uiToken), s)
 		},
 	}
 	fl := cmd.Flags()
@@ -82,6 +90,7 @@ rules (as does any change to their files); SIGTERM drains and exits.`,
 	fl.StringVar(&consumer, "consumer", "graphsoar", "durable consumer name (prefix of the partition consumers)")
 	fl.StringVar(&id, "id", "", "replica id (default: host name and process id)")
 	fl.BoolVar(&poll, "poll", false, "also run the incident producer (graphsoar poll) in this process")
+	fl.StringVar(&uiToken, "ui-token", "", uiTokenHelp)
 	return cmd
 }
 
@@ -95,6 +104,7 @@ type services struct {
 	js       jetstream.JetStream
 	graph    *graph.Client
 	http     *telemetry.Server
+	tracer   trace.TracerProvider // see startTracing
 }
 
 // connect starts the embedded NATS server when no URL is configured, and
@@ -153,7 +163,7 @@ func (sv *services) close() {
 // id, when set, names the replica in the User-Agent of its requests.
 func graphClient(cfg config.Config, sv *services, id string) (*graph.Client, error) {
 	m := sv.metrics
-	return graph.New(cfg.GraphConfig(), graph.WithLogger(sv.log), graph.WithUserAgent(id), graph.WithObserver(func(e graph.RequestEvent) {
+	return graph.New(cfg.GraphConfig(), graph.WithLogger(sv.log), graph.WithUserAgent(id), graph.WithTracerProvider(sv.tracer), graph.WithObserver(func(e graph.RequestEvent) {
 		m.GraphRequests.WithLabelValues(e.Op, strconv.Itoa(e.Status)).Inc()
 		m.GraphLatency.WithLabelValues(e.Op).Observe(e.Duration.Seconds())
 		if e.Attempt > 1 {
@@ -162,17 +172,20 @@ func graphClient(cfg config.Config, sv *services, id string) (*graph.Client, err
 	}))
 }
 
-func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll bool, s stdio) error {
+func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll bool, uiToken secret.Secret, s stdio) error {
 	log, err := telemetry.NewLogger(s.err, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	sv := &services{log: log, metrics: telemetry.NewMetrics()}
 	defer sv.close()
+	defer sv.startTracing(ctx, "graphsoar")()
 	if w := cfg.GraphConfig().LegacyWarning(); w != "" {
 		log.Warn(w)
 	}
-	reloader, err := rules.NewReloader(cfg.Rules, actions.Builtin(), log, sv.metrics.ObserveRules)
+	// The rules' cost bound assumes the worker's input bounds.
+	reloader, err := rules.NewReloader(cfg.Rules, actions.Builtin(), log, sv.metrics.ObserveRules, rules.WithInputBounds(rules.Bounds{
+		Alerts: cfg.Worker.MaxAlerts, Evidence: cfg.Worker.MaxEvidence, Bytes: cfg.Worker.MaxEventBytes}))
 	if err != nil {
 		var le *rules.LoadError
 		if errors.As(err, &le) {
@@ -216,8 +229,8 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 		JS: sv.js, Topology: topo, Buckets: buckets, Rules: reloader, Graph: sv.graph, Log: log, Metrics: sv.metrics,
 		ID: wid, Identity: cfg.Worker.Identity, Concurrency: cfg.Worker.Concurrency, DryRun: cfg.Worker.DryRun, Refresh: &refresh,
 		ActionBudget: cfg.Worker.ActionBudget, EventTimeout: cfg.Worker.EventTimeout, DrainTimeout: cfg.Worker.DrainTimeout,
-		RetryBudget: cfg.Worker.RetryBudget, Create: cfg.NATS.Create,
-		MaxEventBytes: cfg.Worker.MaxEventBytes, MaxAlerts: cfg.Worker.MaxAlerts, MaxEvidence: cfg.Worker.MaxEvidence,
+		RetryBudget: cfg.Worker.RetryBudget, Create: cfg.NATS.Create, ApprovalTimeout: cfg.Worker.ApprovalTimeout,
+		MaxEventBytes: cfg.Worker.MaxEventBytes, MaxAlerts: cfg.Worker.MaxAlerts, MaxEvidence: cfg.Worker.MaxEvidence, Tracer: sv.tracer,
 	})
 	if err != nil {
 		return err
@@ -231,6 +244,11 @@ func runWorker(ctx context.Context, cfg config.Config, embedListen string, poll 
 		}
 	}
 	rep.Store(r)
+	stopPage, err := startLivePage(ctx, sv, livePage{topo: topo, rules: reloader, approvals: r.Approvals, token: uiToken, listen: cfg.Listen})
+	if err != nil {
+		return err
+	}
+	defer stopPage()
 
 	waitWatch, err := reloader.Watch(ctx)
 	if err != nil {

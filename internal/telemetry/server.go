@@ -17,27 +17,38 @@ import (
 type Check func(ctx context.Context) error
 
 // Server serves /metrics, /healthz (the process is alive) and /readyz (every
-// registered check passes).
+// registered check passes), and whatever is mounted at / (the live page).
 type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 	mu      sync.Mutex
 	checks  map[string]Check
+	mux     *http.ServeMux
 	hs      *http.Server
 	ln      net.Listener
 	done    chan error
 }
 
 // NewServer builds the server; Start listens.
+//
+// The contexts of its requests end when Shutdown begins, so that long-lived
+// responses (server-sent events) end and Shutdown does not wait for them.
 func NewServer(m *Metrics, log *slog.Logger) *Server {
-	s := &Server{metrics: m, log: log, checks: map[string]Check{}}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", s.ready)
-	s.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s := &Server{metrics: m, log: log, checks: map[string]Check{}, mux: http.NewServeMux()}
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	base, stop := context.WithCancel(context.Background())
+	s.hs = &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
+	s.hs.RegisterOnShutdown(stop)
 	return s
 }
+
+// Mount serves h at / : every path but /metrics, /healthz and /readyz, which
+// stay as they are (and need no credential whatever h asks for). It may be
+// called once, before or after Start.
+func (s *Server) Mount(h http.Handler) { s.mux.Handle("/", h) }
 
 // AddCheck registers a readiness check.
 func (s *Server) AddCheck(name string, c Check) {
