@@ -51,4 +51,8 @@ type Record struct {
 	Done   bool   `json:"done,omitempty"`
 	Result string `json:"result,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Resent counts the times a sweep published the decision again (it was
+	// not carried out in time), last at ResentAt.
+	Resent   int       `json:"resent,omitempty"`
+	ResentAt time.Time `json:"resentAt,omitzero"`
 }

@@ -193,14 +193,15 @@ func (s *Store) publish(ctx context.Context, rec Record, attempt string) error {
 
 // Finish records that the worker carried out a decision: result is the
 // audit result (applied, unchanged, duplicate, failed, rejected, expired...).
-// It reports false when the record was finished before.
-func (s *Store) Finish(ctx context.Context, id, result, errText string) (bool, error) {
+// It reports false when the record was finished before, unless again (a
+// failed decision carried out again) says to record the new outcome.
+func (s *Store) Finish(ctx context.Context, id, result, errText string, again bool) (bool, error) {
 	for {
 		rec, rev, err := s.Get(ctx, id)
 		if err != nil {
 			return false, err
 		}
-		if rec.Done {
+		if rec.Done && !again {
 			return false, nil
 		}
 		rec.Done, rec.Result, rec.Error = true, result, errText

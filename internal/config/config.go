@@ -221,6 +221,11 @@ func (c Config) Validate() error {
 	switch {
 	case c.Worker.Concurrency < 1:
 		return errors.New("worker.concurrency must be at least 1")
+	case c.Worker.ApprovalTimeout < time.Minute || c.Worker.ApprovalTimeout > c.Topology().ApprovalsTTL/2:
+		// The bucket forgets a record after ApprovalsTTL: an undecided
+		// action must expire (and be audited) well before.
+		return fmt.Errorf("worker.approvalTimeout %v: want 1m to %v (half the %v the approvals bucket keeps a record)",
+			c.Worker.ApprovalTimeout, c.Topology().ApprovalsTTL/2, c.Topology().ApprovalsTTL)
 	case c.Poll.Interval < time.Second:
 		return errors.New("poll.interval must be at least 1s")
 	case c.Poll.PageSize < 1 || c.Poll.PageSize > 50:

@@ -128,12 +128,14 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*config.Config){
-		"partitions":     func(c *config.Config) { c.NATS.Partitions = 0 },
-		"no data dir":    func(c *config.Config) { c.NATS.DataDir = "" },
-		"no graph creds": func(c *config.Config) { c.Graph.Default = nil },
-		"concurrency":    func(c *config.Config) { c.Worker.Concurrency = 0 },
-		"page size":      func(c *config.Config) { c.Poll.PageSize = 500 },
-		"log format":     func(c *config.Config) { c.Log.Format = "xml" },
+		"partitions":                         func(c *config.Config) { c.NATS.Partitions = 0 },
+		"no data dir":                        func(c *config.Config) { c.NATS.DataDir = "" },
+		"no graph creds":                     func(c *config.Config) { c.Graph.Default = nil },
+		"concurrency":                        func(c *config.Config) { c.Worker.Concurrency = 0 },
+		"approval timeout beyond the bucket": func(c *config.Config) { c.Worker.ApprovalTimeout = 20 * 24 * time.Hour },
+		"no approval timeout":                func(c *config.Config) { c.Worker.ApprovalTimeout = 0 },
+		"page size":                          func(c *config.Config) { c.Poll.PageSize = 500 },
+		"log format":                         func(c *config.Config) { c.Log.Format = "xml" },
 	} {
 		c := ok
 		mod(&c)

@@ -190,6 +190,7 @@ func TestApprovalsAcrossTwoReplicas(t *testing.T) {
 		return r.Status == approval.Expired && r.Done
 	})
 	e.waitFor(5*time.Second, "the expiry audited", func() bool { return e.auditsOf(undecided.ID)["expired"] >= 1 })
+	e.waitFor(10*time.Second, "every decision settled", e.settled)
 	if got := e.auditsOf(undecided.ID); got["expired"] != 1 {
 		t.Errorf("audit of the expired tag %v", got)
 	}

@@ -203,16 +203,27 @@ func TestApprovedActionIsCarriedOutOnce(t *testing.T) {
 	if n := len(aw.fake.Comments("4212")); n != 1 {
 		t.Errorf("%d comments after the decision came again", n)
 	}
-	// A later event runs the approved actions with the plan: desired state
-	// and idempotency, nothing written again, nothing held again.
+	// An analyst removes the approved tag; a later event plans the same
+	// actions: an approval is for one write, not standing desired state, so
+	// nothing is written, held or audited again for them.
+	if err := aw.fake.Update("4212", func(inc map[string]any) { inc["customTags"] = []any{} }); err != nil {
+		t.Fatal(err)
+	}
+	before := aw.audit.results()
 	d := redTeam(t, 2, func(data map[string]any) {
 		data["lastUpdateDateTime"] = time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)
 	})
 	if r := aw.w.Handle(ctx, d); r.Verdict != consume.Ack {
 		t.Fatalf("later event %s: %v", r.Verdict, r.Err)
 	}
-	if got := aw.audit.results(); got["tag:awaiting_approval"] != 1 || got["comment:duplicate"] != 1 {
-		t.Errorf("audit after a later event %v", got)
+	after := aw.audit.results()
+	for _, k := range []string{"tag:applied", "tag:awaiting_approval", "comment:applied", "comment:duplicate", "comment:awaiting_approval"} {
+		if after[k] != before[k] {
+			t.Errorf("audit %s: %d before the later event, %d after", k, before[k], after[k])
+		}
+	}
+	if slices.Contains(tags(t, aw), "vip") {
+		t.Error("the approved tag an analyst removed was written again without an approval")
 	}
 	if n := len(aw.fake.Comments("4212")); n != 1 {
 		t.Errorf("%d comments after a later event", n)
@@ -273,4 +284,33 @@ func (p *publisher) dump() string {
 		s += string(m.Data) + "\n"
 	}
 	return s
+}
+
+// TestNoApprovalIsAskedForAStaleEvent: an event whose plan only holds an
+// action is checked against Graph first; when the incident as Graph has it
+// no longer calls for the action, nobody is asked to approve it.
+func TestNoApprovalIsAskedForAStaleEvent(t *testing.T) {
+	t.Parallel()
+	aw := newApprovalWorld(t)
+	err := aw.fake.Update("4212", func(inc map[string]any) {
+		for _, a := range inc["alerts"].([]any) {
+			for _, e := range a.(map[string]any)["evidence"].([]any) {
+				if ev := e.(map[string]any); ev["rbacGroupName"] != nil {
+					ev["rbacGroupName"] = "Finance"
+				}
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := aw.w.Handle(context.Background(), delivery(t, "redteam-created.json", 1, 1)); r.Verdict != consume.Ack {
+		t.Fatalf("verdict %s: %v", r.Verdict, r.Err)
+	}
+	if held := aw.held(t); len(held) != 0 {
+		t.Errorf("approvals asked for an incident that no longer calls for them: %+v", held)
+	}
+	if got := aw.audit.results(); got["tag:awaiting_approval"] != 0 || got["set_status:applied"] != 0 {
+		t.Errorf("audit %v", got)
+	}
 }

@@ -39,7 +39,10 @@ func (w *Worker) handleDecision(ctx context.Context, d *consume.Delivery, id str
 			id, d.Msg.Subject(), rec.Tenant, rec.Incident))
 	}
 	d.Label(rec.Tenant, rec.Incident, "approval:"+id)
-	if rec.Done || rec.Status == approval.Pending {
+	// A decision carried out before is not carried out again, unless it
+	// failed and its dead letter is replayed (dlq replay, the live page).
+	again := d.Msg.Headers().Get(consume.HeaderReplayOf) != "" && rec.Status == approval.Approved && rec.Result != "applied"
+	if (rec.Done && !again) || rec.Status == approval.Pending {
 		return consume.Skipped("approval_" + string(rec.Status))
 	}
 	w.claimBudget(rec.Tenant, d.Epoch)
@@ -79,7 +82,7 @@ func (w *Worker) handleDecision(ctx context.Context, d *consume.Delivery, id str
 	if len(x.audits) > 0 {
 		outcome, errText = x.audits[0].Result, x.audits[0].Error
 	}
-	if _, err := store.Finish(ctx, id, outcome, errText); err != nil {
+	if _, err := store.Finish(ctx, id, outcome, errText, again); err != nil {
 		return consume.Decide("approval", consume.Transient(err))
 	}
 	return result
@@ -101,7 +104,10 @@ func (x *execution) carryOutApproved(ctx context.Context) consume.Result {
 	reg := x.rules.Registry()
 	ops, err := reg.Operations(x.target(), x.planned())
 	if err != nil {
-		return consume.Dead("plan", fmt.Errorf("approved action: %w", err))
+		err = fmt.Errorf("approved action: %w", err)
+		m := x.plan.Matches[0]
+		x.audits = append(x.audits, x.auditEvent(m.Rule, m.Actions[0].Type, m.Actions[0].Params, "failed", err, graph.Info{}, 0))
+		return consume.Dead("plan", err)
 	}
 	x.write(ctx, reg, ops)
 	return x.verdict()

@@ -34,9 +34,8 @@ type execution struct {
 	// replanned: another party changed the incident, the plan was made again.
 	replanned bool
 
-	// held are the approval ids of the plan's actions that wait for a
-	// person (planned leaves them out); holds are their audit records.
-	held  map[string]bool
+	// holds are the audit records of the plan's actions held for approval
+	// (planned leaves them out, but in a dry run).
 	holds []AuditEvent
 
 	audits    []AuditEvent
@@ -46,12 +45,14 @@ type execution struct {
 	failures  []error
 }
 
-// planned lists the plan's actions to carry out now: all but the held ones.
+// planned lists the plan's actions to carry out with the event: all but
+// those held for approval, which only a decision carries out (a dry run
+// lists them all).
 func (x *execution) planned() []actions.Planned {
 	var out []actions.Planned
 	for _, m := range x.plan.Matches {
 		for _, a := range m.Actions {
-			if a.Approval && len(x.held) > 0 && x.held[x.approvalID(m.Rule, a)] {
+			if a.Approval && !x.w.opts.DryRun {
 				continue
 			}
 			out = append(out, actions.Planned{Rule: m.Rule, Type: a.Type, Params: a.Params})
@@ -74,11 +75,6 @@ func (x *execution) run(ctx context.Context) consume.Result {
 		return consume.Acked() // nothing matched: nothing to write or audit
 	}
 	reg := x.rules.Registry()
-	if !w.opts.DryRun {
-		if err := x.hold(ctx); err != nil {
-			return consume.Decide("approval", err)
-		}
-	}
 	ops, err := reg.Operations(x.target(), x.planned())
 	if err != nil {
 		return consume.Dead("plan", err)
@@ -96,9 +92,10 @@ func (x *execution) run(ctx context.Context) consume.Result {
 		// no GET, no write (the audit says unchanged and duplicate).
 		hasWrites = false
 	}
-	if hasWrites && *w.opts.Refresh {
+	if (hasWrites || x.holdsActions()) && *w.opts.Refresh {
 		// Decide on the incident as Graph has it now: the event may be behind
-		// an analyst's change, and tags must merge with the current ones.
+		// an analyst's change, and tags must merge with the current ones; and
+		// no person is asked to approve what a stale (or forged) event asks.
 		fresh, _, err := w.graph.GetIncident(ctx, x.ev.Tenant, x.ev.IncidentID)
 		if errors.Is(err, graph.ErrNotFound) {
 			return consume.Dead("incident_not_found", err)
@@ -123,14 +120,14 @@ func (x *execution) run(ctx context.Context) consume.Result {
 			ev.Incident = fresh
 			x.evaluate(ctx, &ev)
 			x.resumed = nil
-			if err := x.hold(ctx); err != nil {
-				return consume.Decide("approval", err)
-			}
 			if ops, err = reg.Operations(x.target(), x.planned()); err != nil {
 				return consume.Dead("plan", err)
 			}
 		}
 		x.current = fresh
+	}
+	if err := x.hold(ctx); err != nil {
+		return consume.Decide("approval", err)
 	}
 	if x.resumed == nil && (len(ops.Effects) > 0 || !ops.Desired.Diff(x.current).Empty()) {
 		// Recorded before the first write: a retry finishes this plan.
@@ -286,8 +283,8 @@ func changed(d *actions.Desired, p actions.Patch, cur *incident.Incident) ([]Cha
 	}{{actions.FieldClassification, p.Classification}, {actions.FieldDetermination, p.Determination},
 		{actions.FieldStatus, p.Status}, {actions.FieldAssignedTo, p.AssignedTo}} {
 		v, ok := d.Value(f.field)
-		if ok && f.sent != nil && *f.sent == v && currentValue(cur, f.field) != v {
-			changes = append(changes, Change{Field: string(f.field), From: currentValue(cur, f.field), To: v})
+		if ok && f.sent != nil && *f.sent == v && f.field.Of(cur) != v {
+			changes = append(changes, Change{Field: string(f.field), From: f.field.Of(cur), To: v})
 		}
 	}
 	var tags []string
@@ -315,7 +312,7 @@ func carried(d *actions.Desired, p actions.Patch, cur *incident.Incident) string
 		if ptr != nil && *ptr == v {
 			sent = true
 		}
-		if currentValue(cur, f) != v {
+		if f.Of(cur) != v {
 			unchanged = false
 		}
 	}
@@ -334,20 +331,6 @@ func carried(d *actions.Desired, p actions.Patch, cur *incident.Incident) string
 		return "unchanged"
 	}
 	return "overridden"
-}
-
-func currentValue(inc *incident.Incident, f actions.Field) string {
-	switch f {
-	case actions.FieldClassification:
-		return inc.Classification
-	case actions.FieldDetermination:
-		return inc.Determination
-	case actions.FieldStatus:
-		return inc.Status
-	case actions.FieldAssignedTo:
-		return inc.AssignedTo
-	}
-	return ""
 }
 
 // effect carries out one non-idempotent write, at most once.

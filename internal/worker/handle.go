@@ -169,7 +169,7 @@ func (w *Worker) Handle(ctx context.Context, d *consume.Delivery) (r consume.Res
 // evaluate runs the rules on an event and counts matches and errors, in
 // the span "evaluate" (an error status when a rule failed).
 func (x *execution) evaluate(ctx context.Context, ev *incident.Event) {
-	_, span := x.w.opts.Tracer.Tracer("github.com/graphsoar/graphsoar/internal/worker").Start(ctx, "evaluate")
+	_, span := x.w.tracer.Start(ctx, "evaluate")
 	defer span.End()
 	x.plan = x.rules.Evaluate(rules.Input{Event: ev, Previous: x.previous, Now: x.now})
 	for _, m := range x.plan.Matches {

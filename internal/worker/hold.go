@@ -7,25 +7,35 @@ import (
 	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/consume"
 	"github.com/graphsoar/graphsoar/internal/graph"
-	"github.com/graphsoar/graphsoar/internal/rules"
 )
 
-// errNoApprovals: a rule holds an action and the worker has no approvals
-// store to hold it in.
+// errNoApprovals: a rule holds an action for approval and the worker has no
+// approvals store to hold it in.
 var errNoApprovals = errors.New("a rule holds an action for approval, and this worker has no approvals store")
 
-func (x *execution) approvalID(rule string, a rules.PlannedAction) string {
-	return approval.ID(x.ev.Tenant, x.ev.IncidentID, rule, a.Type, a.Params)
+// holdsActions reports whether the plan has actions held for approval.
+func (x *execution) holdsActions() bool {
+	for _, m := range x.plan.Matches {
+		for _, a := range m.Actions {
+			if a.Approval {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-// hold records the plan's actions that wait for approval (approval:
-// required), each once per incident, and audits where each stands:
-// awaiting_approval, rejected, expired, or approved while the worker carries
-// the decision out. An action approved and carried out before runs with the
-// rest of the plan (its PATCH is desired state, its comment or block has its
-// idempotency record). planned leaves the others out.
+// hold records the plan's actions held for approval (approval: required),
+// each once per incident whatever the number of events that plan it, and
+// audits where each stands: awaiting_approval, or the decision (approved,
+// rejected, expired) while the worker has not yet carried it out. A
+// decision carried out is not audited again: an approved action is written
+// once, by its decision, never as standing desired state of later events.
+// It is called on the plan as decided last (after the refresh), so that no
+// person is asked about an action the incident as Graph has it does not
+// call for.
 func (x *execution) hold(ctx context.Context) error {
-	x.held, x.holds = nil, nil
+	x.holds = nil
 	for _, m := range x.plan.Matches {
 		for _, a := range m.Actions {
 			if !a.Approval {
@@ -35,7 +45,7 @@ func (x *execution) hold(ctx context.Context) error {
 			if store == nil {
 				return consume.Permanent("approval", errNoApprovals)
 			}
-			id := x.approvalID(m.Rule, a)
+			id := approval.ID(x.ev.Tenant, x.ev.IncidentID, m.Rule, a.Type, a.Params)
 			rec, _, err := store.Hold(ctx, approval.Record{
 				ID: id, Tenant: x.ev.Tenant, Incident: x.ev.IncidentID, Rule: m.Rule, Action: a.Type, Params: a.Params,
 				Event: x.ev.ID, Subject: x.d.Subject, Created: x.now, Deadline: x.now.Add(x.w.opts.ApprovalTimeout),
@@ -43,16 +53,11 @@ func (x *execution) hold(ctx context.Context) error {
 			if err != nil {
 				return consume.Transient(err)
 			}
-			if rec.Status == approval.Approved && rec.Done {
+			if rec.Done {
 				continue
 			}
-			if x.held == nil {
-				x.held = map[string]bool{}
-			}
-			x.held[id] = true
 			result := "awaiting_approval"
-			switch rec.Status {
-			case approval.Rejected, approval.Expired, approval.Approved:
+			if rec.Status != approval.Pending {
 				result = string(rec.Status)
 			}
 			ae := x.auditEvent(m.Rule, a.Type, a.Params, result, nil, graph.Info{}, 0)

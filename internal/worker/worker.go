@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/approval"
@@ -39,6 +38,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/kv"
 	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
+	"github.com/graphsoar/graphsoar/internal/tracing"
 )
 
 // Graph is what the worker needs of the Graph client (*graph.Client).
@@ -126,6 +126,7 @@ type Worker struct {
 	effectKeys keyLocks // idempotency keys being written by this process
 	identities sync.Map // tenant -> the lastModifiedBy of our own writes
 	epochs     sync.Map // tenant -> the partition epoch its budget was claimed in
+	tracer     trace.Tracer
 }
 
 // New checks the options and builds a worker.
@@ -144,9 +145,6 @@ func New(o Options) (*Worker, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.Tracer == nil {
-		o.Tracer = noop.NewTracerProvider()
 	}
 	if o.EffectLease <= 0 {
 		o.EffectLease = 3 * time.Minute
@@ -177,7 +175,7 @@ func New(o Options) (*Worker, error) {
 		o.FutureSkew = 5 * time.Minute
 	}
 	return &Worker{opts: o, graph: o.Graph, log: o.Log, metrics: o.Metrics, now: o.Now,
-		states: newStateStore(o.State, o.StateCache)}, nil
+		states: newStateStore(o.State, o.StateCache), tracer: tracing.OrNoop(o.Tracer).Tracer(tracing.Scope + "/internal/worker")}, nil
 }
 
 // Release forgets what the worker keeps in memory of a partition's
