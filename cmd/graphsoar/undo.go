@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/kv"
 	"github.com/graphsoar/graphsoar/internal/replay/streamsrc"
 	"github.com/graphsoar/graphsoar/internal/telemetry"
 	"github.com/graphsoar/graphsoar/internal/undo"
@@ -30,14 +31,23 @@ incident: PATCHed properties go back to their earlier values where Graph still
 shows the rule's value (a later change by someone else is left alone;
 classification and determination go back together), the tags it added are
 removed, the indicators it created are deleted (legacy security actions
-cancelled), and one correction comment per incident says what was reverted
-and what was left alone (a comment cannot be deleted in Graph).
+cancelled) with the worker's record of having blocked the hash (so a rule can
+block it again), and one correction comment per incident says what was
+reverted and what was left alone (a comment cannot be deleted in Graph).
+
+Undo reaches back only as far as the audit stream keeps records
+(` + auditKept() + `):
+older actions of the rule are not seen, and are not undone.
 
 Each step is printed with its result and audited on graphsoar.audit.<tenant>.<incident>
 (actions undo_patch, undo_tag, undo_block, undo_comment); a second run does
-not undo the same records again. --dry-run reads Graph and prints the steps,
-writing nothing. Disable the rule first: a running worker would apply it again
-on the incident's next event. Exit 1 when a step failed.
+not undo the same records again. A run stopped between a write and its audit
+record (a crash, NATS unreachable) is finished by the next run, which finds
+that write already made: a property already back to its value from before
+the rule is reported "already back" (whoever put it back), tags "already
+removed", an indicator "no indicator any more". --dry-run reads Graph and
+prints the steps, writing nothing. Disable the rule first: a running worker
+would apply it again on the incident's next event. Exit 1 when a step failed.
 
 Graph, tenants and NATS come from the same configuration and flags as run;
 without --nats-url, undo connects to --embedded-listen (where run's embedded
@@ -91,8 +101,17 @@ server listens).`,
 				fmt.Fprintf(s.err, "%d audit record(s) could not be read and were skipped\n", unreadable)
 			}
 			host, _ := os.Hostname()
-			u, err := undo.New(undo.Options{Graph: g, Audit: broker.JetStreamPublisher{JS: js}, DryRun: dryRun,
-				ID: fmt.Sprintf("graphsoar-undo@%s-%d", host, os.Getpid())})
+			o := undo.Options{Graph: g, Audit: broker.JetStreamPublisher{JS: js}, DryRun: dryRun,
+				ID: fmt.Sprintf("graphsoar-undo@%s-%d", host, os.Getpid())}
+			if !dryRun {
+				bucket := cfg.Topology().EffectsBucket
+				effects, err := js.KeyValue(ctx, bucket)
+				if err != nil {
+					return fmt.Errorf("open the idempotency bucket %s: %w", bucket, err)
+				}
+				o.Effects = kv.JetStream(effects)
+			}
+			u, err := undo.New(o)
 			if err != nil {
 				return err
 			}
@@ -136,4 +155,10 @@ server listens).`,
 	fl.BoolVar(&dryRun, "dry-run", false, "print the steps and write nothing")
 	fl.StringVar(&format, "format", "text", "text or json")
 	return cmd
+}
+
+// auditKept says how long the audit stream keeps records by default.
+func auditKept() string {
+	t := broker.DefaultTopology()
+	return fmt.Sprintf("%s, whose max age is %d days by default", t.AuditStream, int(t.AuditMaxAge.Hours()/24))
 }

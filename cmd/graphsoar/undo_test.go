@@ -107,21 +107,28 @@ func TestUndo(t *testing.T) {
 	hs := httptest.NewServer(fake)
 	t.Cleanup(hs.Close)
 	rulesDir := writeFiles(t, map[string]string{"r.yaml": undoRules})
-	listen := freeAddr(t)
 	graphFlags := []string{"--nats-url", nsrv.URL(), "--graph-url", hs.URL, "--defender-url", hs.URL, "--auth", "none"}
-	stop, _, _ := runInBackground(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text"},
-		append([]string{"run", "--rules", rulesDir, "--listen", listen, "--partitions", "2"}, graphFlags...)...)
-	waitUntil(t, 30*time.Second, "the worker ready", func() bool {
-		code, _ := httpGet("http://" + listen + "/readyz")
-		return code == 200
-	})
-	for _, id := range []string{a, b} {
+	startWorker := func() func() error {
+		listen := freeAddr(t)
+		stop, _, _ := runInBackground(t, map[string]string{"GRAPHSOAR_LOG_FORMAT": "text"},
+			append([]string{"run", "--rules", rulesDir, "--listen", listen, "--partitions", "2"}, graphFlags...)...)
+		waitUntil(t, 30*time.Second, "the worker ready", func() bool {
+			code, _ := httpGet("http://" + listen + "/readyz")
+			return code == 200
+		})
+		return stop
+	}
+	publish := func(id, eventID, typ string) {
 		inc, _ := fake.Incident(id)
-		ev, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": "created-" + id, "source": "test",
-			"type": "com.microsoft.graph.security.incident.created", "tenantid": fixtureTenant, "data": inc})
+		ev, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": eventID, "source": "test",
+			"type": "com.microsoft.graph.security.incident." + typ, "tenantid": fixtureTenant, "data": inc})
 		if _, err := js.Publish(context.Background(), "security.incidents."+fixtureTenant+"."+id, ev); err != nil {
 			t.Fatal(err)
 		}
+	}
+	stop := startWorker()
+	for _, id := range []string{a, b} {
+		publish(id, "created-"+id, "created")
 	}
 	waitUntil(t, 30*time.Second, "the rule's five audit records on each incident", func() bool {
 		return len(auditRecords(t, js)) == 10
@@ -205,6 +212,9 @@ func TestUndo(t *testing.T) {
 		if !strings.Contains(r.out, line) {
 			t.Errorf("undo output lacks %q", line)
 		}
+	}
+	if n := strings.Count(r.out, "; idempotency record cleared: a rule may block the hash again"); n != 2 {
+		t.Errorf("undo cleared %d idempotency records of blocks, want 2", n)
 	}
 	incB, _ := fake.Incident(b)
 	if incB["status"] != "active" || incB["classification"] != "unknown" || incB["determination"] != "unknown" || fmt.Sprint(incB["customTags"]) != "[vip]" {
@@ -296,6 +306,29 @@ func TestUndo(t *testing.T) {
 		if n := len(fake.Comments(id)); n != 2 {
 			t.Errorf("incident %s has %d comments after the second run", id, n)
 		}
+	}
+
+	// Undo cleared the worker's record of having blocked B's hash: on B's
+	// next version the rule (enabled again) blocks it again, a new
+	// indicator, where the worker would otherwise answer "duplicate".
+	stop = startWorker()
+	publish(b, "updated-"+b+"-after-undo", "updated")
+	var block worker.AuditEvent
+	waitUntil(t, 30*time.Second, "the block_file_hash record of B's next event", func() bool {
+		for _, rec := range auditRecords(t, js) {
+			if rec.EventID == "updated-"+b+"-after-undo" && rec.Action == "block_file_hash" && rec.Result != "pending" {
+				block = rec
+				return true
+			}
+		}
+		return false
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	ind := fake.Indicators(fixtureTenant)
+	if block.Result != "applied" || len(ind) != 1 || ind[0]["indicatorValue"] != hashes[b] {
+		t.Errorf("after undo, the rule did not block B's hash again: audited %s (%s), indicators %v", block.Result, block.Error, ind)
 	}
 }
 

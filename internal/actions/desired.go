@@ -18,6 +18,22 @@ const (
 	FieldCustomTags     Field = "customTags"
 )
 
+// Of returns the value of the property f of inc: "" for customTags (a
+// list) and for a name that is not a Field.
+func (f Field) Of(inc *incident.Incident) string {
+	switch f {
+	case FieldClassification:
+		return inc.Classification
+	case FieldDetermination:
+		return inc.Determination
+	case FieldStatus:
+		return inc.Status
+	case FieldAssignedTo:
+		return inc.AssignedTo
+	}
+	return ""
+}
+
 // Desired is the incident state that the Patcher actions of one event ask for.
 // When two actions set one property, the later one (in rule order) wins and the
 // override is recorded in Conflicts.

@@ -3,6 +3,7 @@ package actions
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 )
 
 // Target names the incident an action runs for.
@@ -42,8 +43,13 @@ func commentKey(t Target, rule, text string) string {
 }
 
 // blockKey: a hash, once per tenant.
-func blockKey(t Target, hash string) string {
-	return "block." + digest(t.Tenant, hash)
+func blockKey(t Target, hash string) string { return BlockEffectKey(t.Tenant, hash) }
+
+// BlockEffectKey is the Effect.Key of blocking hash (in any case) in
+// tenant: a hash is blocked once per tenant, whatever rule or incident asks,
+// so they all share this key.
+func BlockEffectKey(tenant, hash string) string {
+	return "block." + digest(tenant, strings.ToLower(hash))
 }
 
 func digest(parts ...string) string {

@@ -23,9 +23,9 @@ func recordsRef(seqs []uint64) string {
 }
 
 // correctionText is the one correction comment of an undo: what was
-// reverted, what was left alone because someone changed it since, and that
-// the rule's comments no longer apply. steps are the outcomes so far (a
-// dry run counts its planned steps as done).
+// reverted (or found reverted already), what was left alone because someone
+// changed it since, and that the rule's comments no longer apply. steps are
+// the outcomes so far (a dry run counts its planned steps as done).
 func correctionText(p Plan, steps []Step) string {
 	var done, alone []string
 	for _, s := range steps {
@@ -37,6 +37,10 @@ func correctionText(p Plan, steps []Step) string {
 			done = append(done, "tags removed: "+strings.Join(s.remove, ", "))
 		case ok && s.Action == ActionBlock:
 			done = append(done, blockDone(s))
+		case s.restored && s.Action == ActionPatch:
+			done = append(done, s.Detail+" (found so already)")
+		case s.restored && s.Action == ActionTag:
+			done = append(done, strings.TrimPrefix(s.Detail, "remove ")+" found removed already")
 		case s.LeftAlone && s.Action == ActionPatch:
 			alone = append(alone, fmt.Sprintf("%s (now %s)", s.Key, s.now))
 		case s.LeftAlone && s.Action == ActionBlock:

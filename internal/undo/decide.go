@@ -30,7 +30,10 @@ type Step struct {
 	// LeftAlone: someone changed it after graphsoar, so it was not undone.
 	LeftAlone bool `json:"leftAlone,omitempty"`
 	// Earlier: an earlier undo run did it.
-	Earlier     bool    `json:"earlier,omitempty"`
+	Earlier bool `json:"earlier,omitempty"`
+	// Effect: undo_block: what became of the block's idempotency record in
+	// the worker's effects bucket once the block was gone.
+	Effect      string  `json:"effectRecord,omitempty"`
 	GraphStatus int     `json:"graphStatus,omitempty"`
 	DurationMS  float64 `json:"durationMs,omitempty"`
 
@@ -41,36 +44,29 @@ type Step struct {
 	text    string            // undo_comment: the correction comment
 	// complete: the correction comment is on the incident (undo_comment).
 	complete bool
-	hash     string     // undo_block: the hash blocked
-	now      string     // undo_patch left alone: the value Graph shows now
+	hash     string // undo_block: the hash blocked
+	// effectKey: undo_block: the idempotency record to clear once the
+	// block is gone.
+	effectKey string
+	now       string // undo_patch left alone: the value Graph shows now
+	// restored: undo_patch or undo_tag skipped: Graph already shows the
+	// incident as before the rule.
+	restored bool
 	info     graph.Info // the write's answer
-}
-
-// fieldValue is the value of a PATCHable property of cur.
-func fieldValue(cur *incident.Incident, field string) string {
-	switch actions.Field(field) {
-	case actions.FieldStatus:
-		return cur.Status
-	case actions.FieldClassification:
-		return cur.Classification
-	case actions.FieldDetermination:
-		return cur.Determination
-	case actions.FieldAssignedTo:
-		return cur.AssignedTo
-	}
-	return ""
 }
 
 // decideGroup decides how one property group goes back on cur: walking the
 // rule's changes newest first, each whose values Graph still shows goes back
 // to its earlier values; the walk stops at the first one Graph no longer
 // shows (someone changed it since). When even the newest is no longer
-// shown, the group is left alone.
+// shown, the group is left alone, unless Graph shows the values from before
+// the rule: then it is already back (an undo run that stopped between its
+// PATCH and its audit record, or someone, put it back).
 func decideGroup(g Group, cur *incident.Incident) Step {
 	s := Step{Action: ActionPatch, Key: g.Key}
 	now := map[string]string{}
 	for _, f := range g.Fields {
-		now[f] = fieldValue(cur, f)
+		now[f] = actions.Field(f).Of(cur)
 	}
 	vals := maps.Clone(now)
 	walked := 0
@@ -92,16 +88,18 @@ func decideGroup(g Group, cur *incident.Incident) Step {
 		for _, c := range g.Changes[len(g.Changes)-1] {
 			found[c.Field] = c.From
 		}
+		unknownIfNone(found)
 		s.Detail = fmt.Sprintf("%s %s → %s", label(g.Fields), join(g.Fields, set), join(g.Fields, found))
+		if maps.Equal(found, now) {
+			s.Result, s.restored = Skipped, true
+			s.Reason = fmt.Sprintf("already back: %s is %s now, as before the rule", label(g.Fields), join(g.Fields, now))
+			return s
+		}
 		s.Result, s.LeftAlone, s.now = Skipped, true, join(g.Fields, now)
 		s.Reason = fmt.Sprintf("changed since: %s is %s now, not %s as the rule set it; left alone", label(g.Fields), join(g.Fields, now), join(g.Fields, set))
 		return s
 	}
-	for _, f := range []string{string(actions.FieldClassification), string(actions.FieldDetermination)} {
-		if v, ok := vals[f]; ok && v == "" {
-			vals[f] = "unknown" // what Graph shows for none
-		}
-	}
+	unknownIfNone(vals)
 	s.Detail = fmt.Sprintf("%s %s → %s", label(g.Fields), join(g.Fields, now), join(g.Fields, vals))
 	for _, f := range g.Fields {
 		if vals[f] != now[f] {
@@ -128,6 +126,16 @@ func decideGroup(g Group, cur *incident.Incident) Step {
 	return s
 }
 
+// unknownIfNone writes no classification or determination as Graph shows
+// it, and writes it back: unknown.
+func unknownIfNone(vals map[string]string) {
+	for _, f := range []string{string(actions.FieldClassification), string(actions.FieldDetermination)} {
+		if v, ok := vals[f]; ok && v == "" {
+			vals[f] = "unknown"
+		}
+	}
+}
+
 // decideTags decides the removal of the tags the rule added: those cur
 // still has are removed, the others are already gone.
 func decideTags(tags []string, cur *incident.Incident) Step {
@@ -142,7 +150,7 @@ func decideTags(tags []string, cur *incident.Incident) Step {
 	}
 	if len(s.remove) == 0 {
 		s.Detail = "remove tags " + strings.Join(tags, ", ")
-		s.Result, s.Reason = Skipped, "already removed: "+strings.Join(gone, ", ")
+		s.Result, s.Reason, s.restored = Skipped, "already removed: "+strings.Join(gone, ", "), true
 		return s
 	}
 	s.Detail = "remove tags " + strings.Join(s.remove, ", ")
@@ -184,7 +192,8 @@ func decideSecurityAction(ref worker.BlockRef) Step {
 	s := Step{Action: ActionBlock, Key: "block:" + ref.Hash, hash: ref.Hash}
 	if ref.ID == "" {
 		s.Detail = "cancel the security action blocking " + ref.Hash
-		s.Result, s.Reason = Skipped, "the audit record names no security action id: cancel it by hand"
+		s.Result, s.Reason = Skipped, "the audit record names no security action id (recorded before graphsoar kept it): "+
+			"cancel the action blocking "+ref.Hash+" by hand in Defender"
 		return s
 	}
 	s.Detail = fmt.Sprintf("cancel security action %s blocking %s", ref.ID, ref.Hash)
@@ -200,19 +209,9 @@ func unknownStep(r Record) Step {
 
 // earlierStep is a step an earlier undo run of the same records applied.
 func earlierStep(r Record) Step {
-	s := Step{Action: r.Action, Key: r.Params.String("step"), Detail: r.Params.String("detail"), Result: Applied, Earlier: true,
-		Reason: "done by an earlier undo run at " + r.Time.UTC().Format("2006-01-02T15:04:05Z"), hash: r.Params.String("hash")}
-	switch tags := r.Params["tags"].(type) {
-	case []string:
-		s.remove = tags
-	case []any: // decoded from JSON
-		for _, t := range tags {
-			if t, ok := t.(string); ok {
-				s.remove = append(s.remove, t)
-			}
-		}
-	}
-	return s
+	return Step{Action: r.Action, Key: r.Params.String("step"), Detail: r.Params.String("detail"), Result: Applied, Earlier: true,
+		Reason: "done by an earlier undo run at " + r.Time.UTC().Format("2006-01-02T15:04:05Z"), hash: r.Params.String("hash"),
+		Effect: r.Params.String("effectRecord"), remove: r.Params.List("tags")}
 }
 
 func paramText(p actions.Params) string {

@@ -37,6 +37,13 @@ func TestDecideGroup(t *testing.T) {
 		{"someone changed it since: left alone",
 			status([]worker.Change{ch("status", "active", "resolved")}), &incident.Incident{Status: "inProgress"},
 			Skipped, nil, true, "changed since: status is inProgress now, not resolved as the rule set it; left alone"},
+		{"already back to the value before the rule: skipped, not left alone",
+			status([]worker.Change{ch("status", "inProgress", "resolved")}, []worker.Change{ch("status", "active", "inProgress")}),
+			&incident.Incident{Status: "active"}, Skipped, nil, false, "already back: status is active now, as before the rule"},
+		{"the pair already back, none reading as unknown",
+			pair([]worker.Change{ch("classification", "", "truePositive"), ch("determination", "", "malware")}),
+			&incident.Incident{Classification: "unknown", Determination: "unknown"}, Skipped, nil, false,
+			"already back: classification/determination is unknown/unknown now"},
 		{"the rule's successive changes all go back",
 			status([]worker.Change{ch("status", "inProgress", "resolved")}, []worker.Change{ch("status", "active", "inProgress")}),
 			&incident.Incident{Status: "resolved"}, Planned, map[string]string{"status": "active"}, false, "status resolved → active"},
@@ -77,6 +84,9 @@ func TestDecideGroup(t *testing.T) {
 			s := decideGroup(tt.g, tt.cur)
 			if s.Result != tt.result || s.LeftAlone != tt.leftAlone || len(s.set) != len(tt.set) {
 				t.Fatalf("%+v", s)
+			}
+			if s.restored != strings.HasPrefix(s.Reason, "already back") {
+				t.Errorf("restored %v, reason %q", s.restored, s.Reason)
 			}
 			for f, v := range tt.set {
 				if got, ok := s.set[f]; !ok || got != v {
@@ -143,7 +153,8 @@ func TestDecideBlock(t *testing.T) {
 			decideSecurityAction(worker.BlockRef{Backend: "securityActions", ID: "sa-1", Hash: hash1}), Planned, false,
 			graph.Block{Backend: graph.BlockSecurityActions, ID: "sa-1"}, "cancel security action sa-1 blocking " + hash1},
 		{"a security action without an id cannot be cancelled",
-			decideSecurityAction(worker.BlockRef{Backend: "securityActions", Hash: hash1}), Skipped, false, graph.Block{}, "cancel it by hand"},
+			decideSecurityAction(worker.BlockRef{Backend: "securityActions", Hash: hash1}), Skipped, false, graph.Block{},
+			"names no security action id (recorded before graphsoar kept it): cancel the action blocking " + hash1 + " by hand in Defender"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,8 +12,10 @@ import (
 
 // The actions of undo's own audit records. Their Params carry "step" (the
 // step's key), "detail" (what the step does), "records" (the audit sequences
-// of the rule's records being undone) and, when skipped, "reason"; a failed
-// step's error is in Error. An undo_comment with "complete": "true" closes the
+// of the rule's records being undone), when skipped "reason", on undo_tag
+// "tags" (those removed), on undo_block "hash" and "effectRecord" (what
+// became of the block's idempotency record); a failed step's error is in
+// Error. An undo_comment with "complete": "true" closes the
 // undo of its records: a later run leaves them alone.
 const (
 	ActionPatch   = "undo_patch"
@@ -217,17 +219,7 @@ func splitGroups(changes []worker.Change) []Group {
 // Seqs reads the "records" parameter of an undo record: the audit
 // sequences it undid, in decimal (Params hold strings and lists of them).
 func Seqs(p actions.Params) []uint64 {
-	var list []string
-	switch v := p["records"].(type) {
-	case []string:
-		list = v
-	case []any: // decoded as plain JSON
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				list = append(list, s)
-			}
-		}
-	}
+	list := p.List("records")
 	out := make([]uint64, 0, len(list))
 	for _, s := range list {
 		if n, err := strconv.ParseUint(s, 10, 64); err == nil {

@@ -1,6 +1,7 @@
 package undo
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -13,6 +14,7 @@ import (
 const (
 	tenantA = "t1"
 	hash1   = "9f2c7e1b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+	hash2   = "0e1d2c3b4a5968778695a4b3c2d1e0f00e1d2c3b4a5968778695a4b3c2d1e0f0"
 )
 
 // rec is an applied record of rule r on incident inc.
@@ -161,8 +163,16 @@ func TestSeqsRoundTrip(t *testing.T) {
 		if got := Seqs(p); !reflect.DeepEqual(got, seqs) {
 			t.Errorf("Seqs(%v) = %v", p, got)
 		}
-		if got := Seqs(actions.Params{"records": []any{fmt.Sprint(seqs[0])}}); !reflect.DeepEqual(got, seqs[:1]) {
-			t.Errorf("plain JSON list: %v", got)
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back actions.Params
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := Seqs(back); !reflect.DeepEqual(got, seqs) {
+			t.Errorf("Seqs of %s read back = %v", b, got)
 		}
 	}
 }

@@ -54,8 +54,8 @@ func (r Report) Failed() bool {
 }
 
 // WriteText prints each incident and its steps, one a line: the result
-// ("would" for a dry run's planned step), the action, what it does, and
-// why it was skipped or failed.
+// ("would" for a dry run's planned step), the action, what it does, why it
+// was skipped or failed, and what became of a block's idempotency record.
 func (r Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if r.DryRun {
@@ -83,6 +83,9 @@ func (r Report) WriteText(w io.Writer) error {
 				line += ": " + s.Reason
 			case s.GraphStatus != 0:
 				line += "  (" + strconv.Itoa(s.GraphStatus) + ")"
+			}
+			if s.Effect != "" && !s.Earlier {
+				line += "; " + s.Effect
 			}
 			fmt.Fprintln(tw, line)
 		}

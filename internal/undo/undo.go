@@ -12,6 +12,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/broker"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/incident"
+	"github.com/graphsoar/graphsoar/internal/kv"
 	"github.com/graphsoar/graphsoar/internal/worker"
 )
 
@@ -29,6 +30,10 @@ type Options struct {
 	Graph Graph
 	// Audit stores undo's audit records; not used by a dry run.
 	Audit broker.Publisher
+	// Effects is the worker's idempotency bucket (graphsoar-effects): once
+	// a block is gone from Defender, its record there is deleted, so that a
+	// rule can block the hash again in the tenant. Not used by a dry run.
+	Effects kv.Store
 	// DryRun reads Graph and decides the steps, and writes nothing: not to
 	// Graph, not to the audit stream.
 	DryRun bool
@@ -45,13 +50,17 @@ type Undoer struct {
 	run string
 }
 
-// New returns an Undoer; Graph is required, and Audit unless DryRun.
+// New returns an Undoer; Graph is required, and Audit and Effects unless
+// DryRun.
 func New(o Options) (*Undoer, error) {
 	if o.Graph == nil {
 		return nil, errors.New("undo: no Graph client")
 	}
 	if o.Audit == nil && !o.DryRun {
 		return nil, errors.New("undo: no audit publisher")
+	}
+	if o.Effects == nil && !o.DryRun {
+		return nil, errors.New("undo: no idempotency bucket")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -82,9 +91,9 @@ func (o Outcome) Failed() bool {
 
 // Undo carries out one plan: it reads the incident, decides the steps, and
 // (unless a dry run) sends one PATCH for the properties and tags, deletes
-// the indicators, then posts the correction comment, auditing each step
-// after it is done. The correction comment, whose audit record closes the
-// undo, is posted only when no step failed.
+// the indicators and their idempotency records, then posts the correction
+// comment, auditing each step after it is done. The correction comment,
+// whose audit record closes the undo, is posted only when no step failed.
 func (u *Undoer) Undo(ctx context.Context, p Plan) Outcome {
 	out := Outcome{Tenant: p.Tenant, Incident: p.Incident, Records: p.Records, Steps: []Step{}}
 	if out.Records == nil {
@@ -157,14 +166,24 @@ func (u *Undoer) decide(ctx context.Context, p Plan, cur *incident.Incident) []S
 	for _, b := range p.Blocks {
 		step("block:"+b.Hash, func() Step {
 			if b.Backend == string(graph.BlockSecurityActions) {
-				return decideSecurityAction(b)
+				s := decideSecurityAction(b)
+				if s.Result == Planned {
+					s.effectKey = actions.BlockEffectKey(p.Tenant, b.Hash)
+				}
+				return s
 			}
 			found, err := u.o.Graph.FindIndicator(ctx, p.Tenant, b.Hash)
 			if err != nil {
 				return Step{Action: ActionBlock, Key: "block:" + b.Hash, hash: b.Hash, Detail: "delete the indicator of " + b.Hash,
 					Result: Failed, Reason: fmt.Sprintf("find indicator: %v", err)}
 			}
-			return decideIndicator(b, found, p.Rule)
+			s := decideIndicator(b, found, p.Rule)
+			if s.Result == Planned || found == nil {
+				// Gone already, perhaps deleted by a run that stopped
+				// before clearing the record: clear it now.
+				s.effectKey = actions.BlockEffectKey(p.Tenant, b.Hash)
+			}
+			return s
 		})
 	}
 	return steps
@@ -212,14 +231,33 @@ func (u *Undoer) patch(ctx context.Context, p Plan, cur *incident.Incident, step
 }
 
 // unblock deletes the indicator (or cancels the security action) of a
-// planned block step.
+// planned block step, then, the block being gone, clears its idempotency
+// record. Failing to clear it fails the step, so that a later run (which
+// finds no indicator) clears it.
 func (u *Undoer) unblock(ctx context.Context, p Plan, s *Step) {
-	if s.Result != Planned {
+	if s.Result == Planned {
+		var err error
+		s.info, err = u.o.Graph.Unblock(ctx, p.Tenant, s.block)
+		s.done(err)
+	}
+	if s.effectKey == "" || s.Result == Failed {
 		return
 	}
-	var err error
-	s.info, err = u.o.Graph.Unblock(ctx, p.Tenant, s.block)
-	s.done(err)
+	// The block is gone: clear its record even if the run is being stopped.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	note, err := u.clearEffect(cctx, s.effectKey)
+	if err != nil {
+		done := "the block is gone"
+		if s.Result == Applied {
+			done = blockDone(*s)
+		}
+		s.Result = Failed
+		s.Reason = fmt.Sprintf("%s, but its idempotency record %s is not cleared (the worker would not block %s again in this tenant): %v",
+			done, s.effectKey, s.hash, err)
+		return
+	}
+	s.Effect = note
 }
 
 // done records the outcome of a step's write.
@@ -263,6 +301,9 @@ func (u *Undoer) record(p Plan, cur *incident.Incident, s Step) worker.AuditEven
 	params := actions.Params{"step": s.Key, "detail": s.Detail, "records": seqParam(p.Records)}
 	if s.hash != "" {
 		params["hash"] = s.hash
+	}
+	if s.Effect != "" {
+		params["effectRecord"] = s.Effect
 	}
 	a := worker.AuditEvent{
 		Time: u.o.Now().UTC(), Worker: u.o.ID, Tenant: p.Tenant, Incident: p.Incident, EventID: u.run, EventType: "undo",

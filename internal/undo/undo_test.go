@@ -16,6 +16,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/fixtures"
 	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/graphfake"
+	"github.com/graphsoar/graphsoar/internal/kv"
 	"github.com/graphsoar/graphsoar/internal/worker"
 )
 
@@ -59,12 +60,13 @@ func (a *memAudit) all() []Record {
 	return append([]Record(nil), a.recs...)
 }
 
-// world is incident 4213 in the emulator after rule r's actions, and the
-// audit records of them.
+// world is incident 4213 in the emulator after rule r's actions, the audit
+// records of them, and the worker's idempotency record of the block.
 type world struct {
-	fake  *graphfake.Server
-	graph *graph.Client
-	audit *memAudit
+	fake    *graphfake.Server
+	graph   *graph.Client
+	audit   *memAudit
+	effects *kv.Memory
 }
 
 func newWorld(t *testing.T) *world {
@@ -113,7 +115,14 @@ func newWorld(t *testing.T) *world {
 			r.Block = &worker.BlockRef{Backend: string(b.Backend), ID: b.ID, Hash: hash1}
 		}),
 	}
-	return &world{fake: fake, graph: g, audit: &memAudit{t: t, next: 5, recs: recs}}
+	effects := &kv.Memory{}
+	// As the worker leaves them: the block's record, and another hash's.
+	for _, h := range []string{hash1, hash2} {
+		if _, err := effects.Put(ctx, actions.BlockEffectKey(fixtureTenant, h), []byte(`{"state":"done","action":"block_file_hash","rule":"r","hash":"`+h+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &world{fake: fake, graph: g, audit: &memAudit{t: t, next: 5, recs: recs}, effects: effects}
 }
 
 // undo plans from every record so far and carries the one plan out.
@@ -121,7 +130,7 @@ func (w *world) undo(t *testing.T, dryRun bool) Outcome {
 	t.Helper()
 	o := Options{Graph: w.graph, DryRun: dryRun, ID: "test"}
 	if !dryRun {
-		o.Audit = w.audit
+		o.Audit, o.Effects = w.audit, w.effects
 	}
 	u, err := New(o)
 	if err != nil {
@@ -244,12 +253,54 @@ func TestUndoDoesNotPostTheCorrectionTwice(t *testing.T) {
 	}
 }
 
-func TestNewNeedsAnAuditPublisher(t *testing.T) {
+func TestNewNeedsAnAuditPublisherAndTheEffectsBucket(t *testing.T) {
 	t.Parallel()
-	if _, err := New(Options{Graph: &graph.Client{}}); err == nil {
+	if _, err := New(Options{Graph: &graph.Client{}, Effects: &kv.Memory{}}); err == nil {
 		t.Error("no publisher accepted")
 	}
+	if _, err := New(Options{Graph: &graph.Client{}, Audit: &memAudit{t: t}}); err == nil {
+		t.Error("no effects bucket accepted")
+	}
 	if _, err := New(Options{Graph: &graph.Client{}, DryRun: true}); err != nil {
-		t.Errorf("a dry run needs no publisher: %v", err)
+		t.Errorf("a dry run needs neither: %v", err)
+	}
+}
+
+// A run that PATCHed but could not store its audit records: the next run
+// finds the properties and tags already as before the rule, says so (not
+// "changed since"), and its correction comment names them.
+func TestUndoAfterARunLostItsPatchRecords(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.audit.fail = func(m broker.Message) bool {
+		return strings.Contains(string(m.Data), `"action":"undo_patch"`) || strings.Contains(string(m.Data), `"action":"undo_tag"`)
+	}
+	o := w.undo(t, false)
+	if o.Error == "" {
+		t.Fatalf("first run: %+v", o)
+	}
+	w.audit.fail = nil
+	o = w.undo(t, false)
+	if got, want := results(o), "status=skipped classification+determination=skipped tags=skipped block:"+hash1+"=applied comment=applied"; got != want || o.Failed() {
+		t.Fatalf("second run: %s, want %s", got, want)
+	}
+	for _, s := range o.Steps[:2] {
+		if s.LeftAlone || !strings.HasPrefix(s.Reason, "already back: ") {
+			t.Errorf("%s: %+v", s.Key, s)
+		}
+	}
+	cs := w.fake.Comments("4213")
+	if len(cs) != 2 {
+		t.Fatalf("comments: %v", cs)
+	}
+	c := cs[1]["comment"].(string)
+	for _, want := range []string{"status resolved → active (found so already)", "truePositive/malware → unknown/unknown (found so already)",
+		"tags malware found removed already", "indicator 1 of " + hash1 + " deleted"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("the correction lacks %q: %s", want, c)
+		}
+	}
+	if strings.Contains(c, "Left alone") {
+		t.Errorf("the correction says something was left alone: %s", c)
 	}
 }
