@@ -33,9 +33,11 @@ type role struct {
 // not do: the administrator creates the JetStream objects; the producer
 // opens its buckets and publishes an event; the worker checks the objects,
 // consumes and acks the event, reads it from the stream, writes audit and a
-// dead letter and uses its buckets. The worker cannot forge an event or
-// delete a stream; the producer cannot consume, write audit, dead letters
-// or the worker's buckets and leases.
+// dead letter and uses its buckets, and its live page hears dead letters on
+// graphsoar.dlq.>. The worker cannot forge an event, delete a stream or
+// subscribe to the events, the audit subjects or all of graphsoar.>; the
+// producer cannot consume, write audit, dead letters or the worker's
+// buckets and leases, or subscribe to the dead letters.
 func TestNATSPermissions(t *testing.T) {
 	c := loadCluster(t)
 	_, _, opts, _ := natsServer(t, c)
@@ -145,6 +147,33 @@ func TestNATSPermissions(t *testing.T) {
 		for _, s := range []string{"security.incidents.>", "graphsoar.>", "$KV.>"} {
 			denied(t, r, "Subscription to", s, func() error { _, err := r.nc.SubscribeSync(s); return err })
 		}
+	}
+	denied(t, poller, "Subscription to", "graphsoar.dlq.>", func() error { _, err := poller.nc.SubscribeSync("graphsoar.dlq.>"); return err })
+	denied(t, worker, "Subscription to", "graphsoar.audit.>", func() error { _, err := worker.nc.SubscribeSync("graphsoar.audit.>"); return err })
+	heardDeadLetter(t, ctx, worker)
+}
+
+// heardDeadLetter: the worker's live page hears a dead letter stored by
+// another replica on graphsoar.dlq.> (a core subscription).
+func heardDeadLetter(t *testing.T, ctx context.Context, worker *role) {
+	t.Helper()
+	sub, err := worker.nc.SubscribeSync("graphsoar.dlq.>")
+	if err != nil {
+		t.Fatalf("%s: subscribe graphsoar.dlq.>: %v", worker.name, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := worker.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := worker.js.Publish(ctx, "graphsoar.dlq.t1.43", []byte(`{"id":"43"}`)); err != nil {
+		t.Fatalf("%s: publish a dead letter: %v", worker.name, err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("%s: the subscription to graphsoar.dlq.> heard nothing: %v", worker.name, err)
+	}
+	if m.Subject != "graphsoar.dlq.t1.43" {
+		t.Errorf("%s: heard %s", worker.name, m.Subject)
 	}
 }
 

@@ -44,6 +44,8 @@ var (
 		"$JS.API.DIRECT.GET.KV_graphsoar-coord.$KV.graphsoar-coord.poll.>",
 	}
 	inboxOnly = []string{"_INBOX.>"}
+	// The worker's live page also hears of new dead letters.
+	workerSubscribe = []string{"_INBOX.>", "graphsoar.dlq.>"}
 )
 
 // readStream are the subjects of reading a stream through an ordered
@@ -182,14 +184,17 @@ func TestNATSSecurity(t *testing.T) {
 			t.Errorf("NATS user %s may %s\n%q\nwant exactly\n%q", who, kind, g, w)
 		}
 	}
-	for who, want := range map[string][]string{"graphsoar-worker": workerPublish, "graphsoar-poller": pollerPublish} {
+	for who, want := range map[string]struct{ publish, subscribe []string }{
+		"graphsoar-worker": {workerPublish, workerSubscribe},
+		"graphsoar-poller": {pollerPublish, inboxOnly},
+	} {
 		u, ok := us[who]
 		if !ok || u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil {
 			t.Errorf("no NATS user %s with permissions", who)
 			continue
 		}
-		same(who, "publish", u.Permissions.Publish.Allow, want)
-		same(who, "subscribe", u.Permissions.Subscribe.Allow, inboxOnly)
+		same(who, "publish", u.Permissions.Publish.Allow, want.publish)
+		same(who, "subscribe", u.Permissions.Subscribe.Allow, want.subscribe)
 	}
 	// The producer's only subjects outside JetStream's API and key-value
 	// buckets are incident events.

@@ -42,7 +42,7 @@ func startLivePage(ctx context.Context, sv *services, lp livePage) (stop func(),
 		o.Budgets = sv.graph
 	}
 	if lp.approvals != nil { // a nil *Store in the interface would not read as nil
-		o.Approvals = lp.approvals
+		o.Approvals, o.ApprovalsBucket = lp.approvals, lp.topo.ApprovalsBucket
 	}
 	page, err := ui.New(o)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 )
 
 // chromeBinary finds Chromium: GRAPHSOAR_CHROME, else chromium,
-// chromium-browser or google-chrome on the PATH. Without one the test is
+// chromium-browser, google-chrome or google-chrome-stable on the PATH. Without one the test is
 // skipped, except in CI (CI=true), where it fails: CI installs Chromium
 // (.ci/run), so a missing browser is a broken CI, not a reason to pass.
 func chromeBinary(t *testing.T) string {
@@ -36,10 +36,11 @@ func chromeBinary(t *testing.T) string {
 			return p
 		}
 	}
+	const none = "no Chromium found (chromium, chromium-browser, google-chrome, google-chrome-stable or GRAPHSOAR_CHROME)"
 	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium found (chromium, chromium-browser, google-chrome or GRAPHSOAR_CHROME): CI must install it (.ci/run)")
+		t.Fatal(none + ": CI must install it (.ci/run)")
 	}
-	t.Skip("no Chromium found (chromium, chromium-browser, google-chrome or GRAPHSOAR_CHROME)")
+	t.Skip(none)
 	return ""
 }
 

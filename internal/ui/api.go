@@ -67,7 +67,7 @@ func (p *Page) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := dlq.Replay(ctx, p.o.JS, p.o.DLQStream, letters, false)[0]
-	p.poke()
+	p.poke(deadLettersSection)
 	if res.Err != nil && res.Stored == 0 {
 		writeError(w, http.StatusConflict, fmt.Sprintf("dead letter %d: %v", seq, res.Err))
 		return
@@ -123,7 +123,7 @@ func (p *Page) decide(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	rec, err := decide(ctx, id, by)
-	p.poke()
+	p.poke(approvalsSection)
 	decided := rec.ID != "" && rec.DecidedBy == by && (rec.Status == approval.Approved || rec.Status == approval.Rejected)
 	switch {
 	case errors.Is(err, approval.ErrNotFound):

@@ -80,7 +80,7 @@ func (p *Page) follow(ctx context.Context) (int, error) {
 		}
 		p.hub.publish(message{kind: "record", data: p.feed.add(meta.Sequence.Stream, a)})
 		if a.Approval != "" {
-			p.poke() // an action held or decided: the approvals changed
+			p.poke(approvalsSection) // an action held or decided: the approvals changed
 		}
 	}
 }

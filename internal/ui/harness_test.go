@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/graphsoar/graphsoar/internal/actions"
 	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/broker"
+	"github.com/graphsoar/graphsoar/internal/graph"
 	"github.com/graphsoar/graphsoar/internal/natstest"
 	"github.com/graphsoar/graphsoar/internal/rules"
 	"github.com/graphsoar/graphsoar/internal/secret"
@@ -34,20 +36,28 @@ const tenant = "3f2c1a9e-7b44-4d6a-9c1e-5a8b2f0d4e71"
 // streams, a page on it with a fake approval store, and the page served
 // over HTTP.
 type env struct {
-	t     *testing.T
-	js    jetstream.JetStream
-	topo  broker.Topology
-	store *fakeStore
-	page  *ui.Page
-	url   string // the page's root, http://127.0.0.1:PORT
-	logs  *syncBuffer
-	stop  func() // stops Run and waits for it
+	t       *testing.T
+	js      jetstream.JetStream
+	reads   *countingJS // the page's JetStream, which counts its reads
+	topo    broker.Topology
+	store   *fakeStore
+	budgets *countingBudgets
+	bucket  jetstream.KeyValue // the approvals bucket, with envOptions.approvalsBucket
+	page    *ui.Page
+	url     string // the page's root, http://127.0.0.1:PORT
+	logs    *syncBuffer
+	stop    func() // stops Run and waits for it
 }
 
 type envOptions struct {
 	token string
 	// noRun leaves the page without Run (a test of the handler alone).
 	noRun bool
+	// approvalsBucket makes the approvals bucket and names it to the page.
+	approvalsBucket bool
+	// fullRefresh and writeTimeout are the page's (0: its defaults).
+	fullRefresh  time.Duration
+	writeTimeout time.Duration
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -67,12 +77,19 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, js: js, topo: topo, store: &fakeStore{}, logs: &syncBuffer{}}
-	e.page, err = ui.New(ui.Options{JS: js, AuditStream: topo.AuditStream, DLQStream: topo.DLQStream,
-		Rules: rules.Static{RS: rs}, Approvals: e.store, Token: secret.Secret(o.token),
+	e := &env{t: t, js: js, reads: &countingJS{JetStream: js, reads: map[string]int{}}, topo: topo, store: &fakeStore{},
+		budgets: &countingBudgets{}, logs: &syncBuffer{}}
+	po := ui.Options{JS: e.reads, AuditStream: topo.AuditStream, DLQStream: topo.DLQStream,
+		Rules: rules.Static{RS: rs}, Approvals: e.store, Budgets: e.budgets, Token: secret.Secret(o.token),
 		Log:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Refresh: 50 * time.Millisecond})
-	if err != nil {
+		Refresh: 50 * time.Millisecond, FullRefresh: o.fullRefresh, WriteTimeout: o.writeTimeout}
+	if o.approvalsBucket {
+		if e.bucket, err = broker.EnsureApprovalsBucket(ctx, js, topo); err != nil {
+			t.Fatal(err)
+		}
+		po.ApprovalsBucket = topo.ApprovalsBucket
+	}
+	if e.page, err = ui.New(po); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(e.page.Handler())
@@ -199,13 +216,27 @@ type fakeStore struct {
 	mu        sync.Mutex
 	records   []approval.Record
 	decisions []string // "approve id by"
+	lists     int      // calls of List
 	fail      error
 }
 
 func (s *fakeStore) List(context.Context) ([]approval.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.lists++
 	return append([]approval.Record(nil), s.records...), s.fail
+}
+
+func (s *fakeStore) set(recs ...approval.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records = recs
+}
+
+func (s *fakeStore) listed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lists
 }
 
 func (s *fakeStore) decide(verb, id, by string, st approval.Status) (approval.Record, error) {
@@ -258,4 +289,68 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// countingJS is a JetStream that counts the ordered consumers made on each
+// stream: the reads of the whole stream.
+type countingJS struct {
+	jetstream.JetStream
+	mu    sync.Mutex
+	reads map[string]int
+}
+
+func (c *countingJS) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	s, err := c.JetStream.Stream(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return countingStream{Stream: s, c: c, name: name}, nil
+}
+
+// of returns how often the stream was read.
+func (c *countingJS) of(stream string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads[stream]
+}
+
+type countingStream struct {
+	jetstream.Stream
+	c    *countingJS
+	name string
+}
+
+func (s countingStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	s.c.mu.Lock()
+	s.c.reads[s.name]++
+	s.c.mu.Unlock()
+	return s.Stream.OrderedConsumer(ctx, cfg)
+}
+
+// countingBudgets reports no budget and counts how often it was asked: the
+// page's refreshes.
+type countingBudgets struct{ calls atomic.Int64 }
+
+func (b *countingBudgets) BudgetUse() []graph.BudgetUse {
+	b.calls.Add(1)
+	return nil
+}
+
+// waitUntil polls cond until it holds, for at most d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// refreshes waits until the page refreshed n more times.
+func (e *env) refreshes(n int64) {
+	e.t.Helper()
+	from := e.budgets.calls.Load()
+	waitUntil(e.t, 10*time.Second, fmt.Sprintf("%d refreshes", n), func() bool { return e.budgets.calls.Load() >= from+n })
 }

@@ -48,18 +48,32 @@ type Options struct {
 	DLQStream   string // GRAPHSOAR_DLQ
 	Rules       RuleSource
 	Approvals   Approvals
-	Budgets     Budgets
+	// ApprovalsBucket, when set, is the key-value bucket Approvals keeps
+	// its records in (graphsoar-approvals): the page reads the approvals
+	// again when the bucket changed. Without it, it reads them when an
+	// audit record or the page's own action says they changed, and every
+	// FullRefresh.
+	ApprovalsBucket string
+	Budgets         Budgets
 	// Token, when set, is required by the page and its API (see Handler);
 	// without it the page answers only requests addressed to a loopback host.
 	Token secret.Secret
 	Log   *slog.Logger
 	// Events is how many recent events the page keeps (default 200);
 	// Backlog how many audit records it reads from before its start
-	// (default 2000); Refresh how often it reads the dead letters,
-	// approvals and budgets while a browser watches (default 2s).
-	Events  int
-	Backlog int
-	Refresh time.Duration
+	// (default 2000). While a browser watches, every Refresh (default 2s)
+	// the page reads the rules and budgets and looks at the state of the
+	// dead-letter stream and of ApprovalsBucket, reading the dead letters
+	// or the approvals again when it changed, and every FullRefresh
+	// (default 30s) whatever it is.
+	Events      int
+	Backlog     int
+	Refresh     time.Duration
+	FullRefresh time.Duration
+	// WriteTimeout bounds each write to an open stream (default 10s): a
+	// browser that stops reading is dropped within it, and its handler
+	// ends even if the server's shutdown does not wait for it.
+	WriteTimeout time.Duration
 }
 
 // Page is the live page. Build it with New, serve it with Handler and keep
@@ -69,12 +83,14 @@ type Page struct {
 	log  *slog.Logger
 	feed *feed
 	hub  *hub
-	// kick asks the refresher to read the dead letters, approvals and
-	// budgets now (an action was taken, a dead letter arrived).
+	// kick asks the refresher for an early refresh (an action was taken,
+	// a dead letter arrived, a browser came).
 	kick chan struct{}
-	// mu guards last, the JSON of each section as last sent.
-	mu   sync.Mutex
-	last map[string][]byte
+	// mu guards last, the JSON of each section as last sent, and stale,
+	// the sections to read at the next refresh whatever their state.
+	mu    sync.Mutex
+	last  map[string][]byte
+	stale map[string]bool
 }
 
 // New builds a page.
@@ -94,12 +110,18 @@ func New(o Options) (*Page, error) {
 	if o.Refresh <= 0 {
 		o.Refresh = 2 * time.Second
 	}
+	if o.FullRefresh <= 0 {
+		o.FullRefresh = 30 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Page{o: o, log: log, feed: newFeed(o.Events), hub: newHub(), kick: make(chan struct{}, 1),
-		last: map[string][]byte{}}, nil
+		last: map[string][]byte{}, stale: map[string]bool{}}, nil
 }
 
 // Run follows the audit stream and refreshes the other sections until ctx
@@ -135,12 +157,4 @@ func (p *Page) Handler() http.Handler {
 	mux.HandleFunc("GET /api/approvals", p.approvals)
 	mux.HandleFunc("POST /api/approvals/{id}/{decision}", p.decide)
 	return p.guard(mux)
-}
-
-// poke asks the refresher for an early refresh; it never blocks.
-func (p *Page) poke() {
-	select {
-	case p.kick <- struct{}{}:
-	default:
-	}
 }

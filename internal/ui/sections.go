@@ -1,12 +1,9 @@
 package ui
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/graphsoar/graphsoar/internal/approval"
 	"github.com/graphsoar/graphsoar/internal/dlq"
@@ -33,19 +30,17 @@ type ruleView struct {
 	Matches     int       `json:"matches"`
 }
 
-// sectionNames are the server-sent event types of the sections.
-func sectionNames() []string { return []string{"deadLetters", "approvals", "rules", "budgets"} }
+// The sections, by their server-sent event types.
+const (
+	deadLettersSection = "deadLetters"
+	approvalsSection   = "approvals"
+	rulesSection       = "rules"
+	budgetsSection     = "budgets"
+)
 
-// sections reads every section now, as JSON by name.
-func (p *Page) sections(ctx context.Context) map[string][]byte {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	return map[string][]byte{
-		"deadLetters": encode(p.readDeadLetters(ctx)),
-		"approvals":   encode(p.readApprovals(ctx)),
-		"rules":       encode(p.readRules()),
-		"budgets":     encode(p.readBudgets()),
-	}
+// sectionNames are the server-sent event types of the sections.
+func sectionNames() []string {
+	return []string{deadLettersSection, approvalsSection, rulesSection, budgetsSection}
 }
 
 func (p *Page) readDeadLetters(ctx context.Context) section[dlq.Letter] {
@@ -99,53 +94,4 @@ func encode(v any) []byte {
 		return []byte(`{"items":[],"error":"not encodable"}`)
 	}
 	return b
-}
-
-// refreshLoop reads the sections every Refresh, or at once when poked,
-// while a browser watches, and sends those that changed. A message on a
-// dead-letter subject pokes it.
-func (p *Page) refreshLoop(ctx context.Context) {
-	if sub, err := p.o.JS.Conn().Subscribe("graphsoar.dlq.>", func(*nats.Msg) { p.poke() }); err == nil {
-		defer func() { _ = sub.Unsubscribe() }()
-	}
-	t := time.NewTicker(p.o.Refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-p.kick:
-		}
-		if p.hub.watched() {
-			p.refresh(ctx)
-		}
-	}
-}
-
-// refresh reads the sections and sends those that changed since last sent.
-func (p *Page) refresh(ctx context.Context) {
-	now := p.sections(ctx)
-	for _, name := range sectionNames() {
-		p.mu.Lock()
-		same := bytes.Equal(p.last[name], now[name])
-		p.last[name] = now[name]
-		p.mu.Unlock()
-		if !same {
-			p.hub.publish(message{kind: name, data: now[name]})
-		}
-	}
-}
-
-// lastSections returns the sections as last sent, for a new stream.
-func (p *Page) lastSections() []message {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []message
-	for _, name := range sectionNames() {
-		if b, ok := p.last[name]; ok {
-			out = append(out, message{kind: name, data: b})
-		}
-	}
-	return out
 }

@@ -1,12 +1,16 @@
 package ui_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +137,92 @@ func TestShutdownEndsStreams(t *testing.T) {
 	if _, err := io.ReadAll(resp.Body); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("reading the ended stream: %v", err)
 	}
+}
+
+// smallBuffers is a listener whose connections have a small send buffer,
+// so that a client that does not read blocks the server's writes soon.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// TestStuckBrowserIsDropped: a browser that stops reading its stream is
+// dropped within the write timeout, whether its stream was already open or
+// was sending what the page knows: the handler returns, and the page
+// serves other browsers.
+func TestStuckBrowserIsDropped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{writeTimeout: 300 * time.Millisecond})
+	ended := make(chan string, 4)
+	h := e.page.Handler()
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		ended <- r.URL.Path
+	}))
+	hs.Listener = smallBuffers{hs.Listener}
+	hs.Start()
+	t.Cleanup(hs.Close)
+
+	// stuck opens a stream, reads its response header (the page sent what
+	// it knew) and then reads nothing more.
+	stuck := func() {
+		c, err := net.Dial("tcp", hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() }) // before the server's Close: cleanups run last first
+		_ = c.(*net.TCPConn).SetReadBuffer(4096)
+		if _, err := fmt.Fprintf(c, "GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream: %v %v", resp, err)
+		}
+	}
+	// big stores n audit records of about 4 KB, each its own event.
+	big := func(prefix string, n int) {
+		for i := range n {
+			a := record(fmt.Sprintf("%s-%d", prefix, i), "block-known-ransomware", "classify", "failed")
+			a.Error = strings.Repeat("x", 4096)
+			e.audit(a)
+		}
+	}
+	waitEnded := func(what string) {
+		t.Helper()
+		select {
+		case path := <-ended:
+			if path != "/api/stream" {
+				t.Fatalf("%s: %s ended", what, path)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the stream of a browser that reads nothing is still open", what)
+		}
+	}
+
+	// An open stream, then 200 events (fewer than a stream may fall
+	// behind: the page would not drop it for that).
+	stuck()
+	big("live", 200)
+	waitEnded("while the stream was open")
+
+	// The page knows those 200 events: a new stream starts with them.
+	waitUntil(t, 10*time.Second, "the events in the page's state", func() bool {
+		_, body := e.do(http.MethodGet, "/api/state", "", nil)
+		return strings.Contains(body, `"event":"live-199"`)
+	})
+	stuck()
+	waitEnded("while the stream was sending what the page knew")
+
+	// A browser that reads is served as ever.
+	s := e.openStream(nil)
+	s.waitFor(t, 10*time.Second, "an event", func(ev sseEvent) bool {
+		return ev.kind == "record" && strings.Contains(ev.data, `"event":"live-199"`)
+	})
 }
