@@ -93,6 +93,16 @@ func (f *fileLoader) expectedAction(at *yaml.Node) (ExpectedAction, bool) {
 		for _, kv := range f.pairs(val) {
 			p, known := spec.Param(kv.key.Value)
 			switch {
+			case kv.key.Value == "approval":
+				v := resolve(kv.val)
+				switch {
+				case v.Kind == yaml.ScalarNode && v.Value == "required":
+					a.Approval = true
+				case v.Kind == yaml.ScalarNode && v.Value == "none":
+				default:
+					f.errorf(kv.val, "%s: approval: %q is not required or none", name, v.Value)
+					ok = false
+				}
 			case !known:
 				if s := actions.Closest(kv.key.Value, spec.ParamNames()); s != "" {
 					f.errorf(kv.key, "%s: unknown parameter %q (did you mean %q?)", name, kv.key.Value, s)

@@ -39,7 +39,7 @@ func (c *Case) expected() string {
 	for _, m := range c.Matches {
 		b.WriteString("match " + m.Rule + "\n")
 		for _, a := range m.Actions {
-			b.WriteString("  " + renderAction(a.Type, a.Params) + "\n")
+			b.WriteString("  " + renderAction(a.Type, a.Params, a.Approval) + "\n")
 		}
 	}
 	for _, e := range sortedCopy(c.Errors) {
@@ -64,7 +64,7 @@ func actual(c *Case, p *rules.Plan) string {
 			continue
 		}
 		for _, a := range m.Actions {
-			b.WriteString("  " + renderAction(a.Type, a.Params) + "\n")
+			b.WriteString("  " + renderAction(a.Type, a.Params, a.Approval) + "\n")
 		}
 	}
 	var errs []string
@@ -77,8 +77,9 @@ func actual(c *Case, p *rules.Plan) string {
 	return b.String()
 }
 
-// renderAction writes an action as `type {param: value, ...}` with sorted keys.
-func renderAction(typ string, p actions.Params) string {
+// renderAction writes an action as `type {param: value, ...}` with sorted
+// keys, and `approval: required` last when it is held.
+func renderAction(typ string, p actions.Params, held bool) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		keys = append(keys, k)
@@ -96,6 +97,9 @@ func renderAction(typ string, p actions.Params) string {
 		default:
 			parts[i] = fmt.Sprintf("%s: %q", k, v)
 		}
+	}
+	if held {
+		parts = append(parts, "approval: required")
 	}
 	return typ + " {" + strings.Join(parts, ", ") + "}"
 }

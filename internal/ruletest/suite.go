@@ -66,6 +66,9 @@ type ExpectedMatch struct {
 type ExpectedAction struct {
 	Type   string
 	Params actions.Params
+	// Approval: the action is expected held for approval (`approval:
+	// required` beside its parameters, as in the rule).
+	Approval bool
 }
 
 // Load reads every *_test.yaml / *_test.yml file under dir (recursively,
