@@ -682,7 +682,7 @@ func checkContainer(t *testing.T, c *cluster, w workload, pod *corev1.PodSpec, c
 		if e.ValueFrom == nil {
 			continue
 		}
-		if r := e.ValueFrom.SecretKeyRef; r != nil {
+		if r := e.ValueFrom.SecretKeyRef; r != nil && (r.Optional == nil || !*r.Optional) { // an optional one may be absent
 			if keys, ok := c.secretKeys(r.Name); !ok || !keys[r.Key] {
 				t.Errorf("container %s: env %s: Secret %s key %s is not among the manifests", ctr.Name, e.Name, r.Name, r.Key)
 			}
