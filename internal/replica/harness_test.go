@@ -46,6 +46,7 @@ type env struct {
 type envOptions struct {
 	partitions int
 	maxDeliver int
+	ackWait    time.Duration // default 2s
 	seed       []string // fixtures seeded in the emulator (default: the created versions)
 	fake       graphfake.Options
 }
@@ -60,6 +61,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.topo.Partitions = 4
 	}
 	e.topo.AckWait = 2 * time.Second
+	if o.ackWait > 0 {
+		e.topo.AckWait = o.ackWait
+	}
 	if o.maxDeliver > 0 {
 		e.topo.MaxDeliver = o.maxDeliver
 	}

@@ -2,6 +2,7 @@ package replica_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -121,10 +122,25 @@ rules:
 
 func TestShutdownDrainsInFlightEvents(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{fake: graphfake.Options{Latency: 300 * time.Millisecond}})
+	// An ack wait far longer than the test: an event left in the stopped
+	// replica's hands could not be pulled again before it ends.
+	e := newEnv(t, envOptions{fake: graphfake.Options{Latency: 300 * time.Millisecond}, ackWait: time.Minute})
 	r := e.start("w1", rules.Static{RS: loadRules(t, "../../rules")}, e.graphClient(nil), nil)
 	for _, f := range []string{"ransomware-created.json", "redteam-created.json", "phishing-created.json"} {
 		e.publishFixture(f)
+	}
+	// Later versions of the red-team incident queue behind its first event
+	// (one incident, one event at a time): at the stop they are in the
+	// replica's hands, not yet started.
+	var ev map[string]any
+	if err := json.Unmarshal(mustFixture("redteam-created.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 4; v++ {
+		ev["id"] = fmt.Sprintf("redteam-v%d", v)
+		ev["data"].(map[string]any)["lastUpdateDateTime"] = versionBase.Add(time.Duration(v) * time.Second).Format(time.RFC3339)
+		b, _ := json.Marshal(ev)
+		e.publish(b, tenant, "4212", fmt.Sprintf("redteam-v%d", v))
 	}
 	e.waitFor(10*time.Second, "events in flight", func() bool { return e.fake.InFlight() > 0 })
 	start := time.Now()
@@ -134,20 +150,46 @@ func TestShutdownDrainsInFlightEvents(t *testing.T) {
 	if time.Since(start) > 15*time.Second {
 		t.Errorf("drain took %v", time.Since(start))
 	}
-	// What was in flight finished and was acknowledged; nothing is left
-	// delivered and unsettled.
-	e.waitFor(5*time.Second, "no unsettled delivery", func() bool {
-		ctx := context.Background()
-		for _, p := range e.topo.PartitionIDs() {
-			c, _ := e.js.Consumer(ctx, e.topo.Stream, e.topo.ConsumerName(p))
-			if info, err := c.Info(ctx); err != nil || info.NumAckPending > 0 {
-				return false
-			}
+	// What was in flight finished and was acknowledged; what the replica had
+	// fetched ahead was released, so nothing is left in its hands: every
+	// event still unacknowledged goes to the next pull at once, not after
+	// the ack wait. (JetStream counts a released event as ack-pending until
+	// it is pulled again; the check pulls without waiting, well within the
+	// minute's ack wait of the deliveries before the stop.)
+	ctx := context.Background()
+	released := 0
+	for _, p := range e.topo.PartitionIDs() {
+		c, err := e.js.Consumer(ctx, e.topo.Stream, e.topo.ConsumerName(p))
+		if err != nil {
+			t.Fatal(err)
 		}
-		return true
-	})
+		info, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		released += info.NumAckPending
+		if info.NumAckPending == 0 {
+			continue
+		}
+		batch, err := c.FetchNoWait(info.NumAckPending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			_ = m.Nak()
+		}
+		if n != info.NumAckPending {
+			t.Errorf("partition %s: %d events unacknowledged, %d released for the next owner: the others are left in the stopped replica's hands",
+				p, info.NumAckPending, n)
+		}
+	}
 	if n := testutil.ToFloat64(r.metrics.Events.WithLabelValues("acked")); n == 0 {
 		t.Error("no event finished during the drain")
+	}
+	if released == 0 {
+		t.Error("no event was waiting at the stop: the test did not exercise the release")
 	}
 }
 
