@@ -47,7 +47,7 @@ type envOptions struct {
 	partitions int
 	maxDeliver int
 	ackWait    time.Duration // default 2s
-	seed       []string // fixtures seeded in the emulator (default: the created versions)
+	seed       []string      // fixtures seeded in the emulator (default: the created versions)
 	fake       graphfake.Options
 }
 
