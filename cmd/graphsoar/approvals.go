@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/graphsoar/graphsoar/internal/approval"
@@ -39,21 +38,16 @@ func (f *approvalFlags) register(cmd *cobra.Command, decide bool) {
 
 // store opens the approvals bucket the worker made.
 func (f *approvalFlags) store(cmd *cobra.Command) (*approval.Store, func(), error) {
-	nc, err := f.nats.dial(cmd.Flags(), "graphsoar-approvals")
+	js, closeConn, err := f.nats.jetStream(cmd.Flags(), "graphsoar-approvals")
 	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
 		return nil, nil, err
 	}
 	b, err := js.KeyValue(cmd.Context(), f.bucket)
 	if err != nil {
-		nc.Close()
+		closeConn()
 		return nil, nil, fmt.Errorf("approvals bucket %s (a worker creates it): %w", f.bucket, err)
 	}
-	return approval.NewStore(kv.JetStream(b), broker.JetStreamPublisher{JS: js}, nil), nc.Close, nil
+	return approval.NewStore(kv.JetStream(b), broker.JetStreamPublisher{JS: js}, nil), closeConn, nil
 }
 
 func newApprovalsCmd(s stdio) *cobra.Command {

@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
@@ -41,19 +40,6 @@ func (f *dlqFlags) filter() dlq.Filter {
 	return flt
 }
 
-func (f *dlqFlags) js(cmd *cobra.Command) (jetstream.JetStream, func(), error) {
-	nc, err := f.nats.dial(cmd.Flags(), "graphsoar-dlq")
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return js, nc.Close, nil
-}
-
 func newDLQCmd(s stdio) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "dlq",
@@ -66,7 +52,7 @@ func newDLQCmd(s stdio) *cobra.Command {
 		Short: "List dead letters with their reason, incident and error",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			js, closeConn, err := list.js(cmd)
+			js, closeConn, err := list.nats.jetStream(cmd.Flags(), "graphsoar-dlq")
 			if err != nil {
 				return err
 			}
@@ -111,7 +97,7 @@ event fails again, it comes back as a new dead letter. Exit 1 when a replay
 failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			js, closeConn, err := rep.js(cmd)
+			js, closeConn, err := rep.nats.jetStream(cmd.Flags(), "graphsoar-dlq")
 			if err != nil {
 				return err
 			}

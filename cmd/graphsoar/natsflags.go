@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
 
 	"github.com/graphsoar/graphsoar/internal/broker"
@@ -80,4 +81,19 @@ func (f *natsFlags) dial(fs *pflag.FlagSet, name string, extra ...nats.Option) (
 		return nil, &exitError{code: 2, err: fmt.Errorf("nats: %w", err)}
 	}
 	return auth.Dial(f.url, name, extra...)
+}
+
+// jetStream dials as dial does and returns a JetStream context on the
+// connection, and the function that closes it.
+func (f *natsFlags) jetStream(fs *pflag.FlagSet, name string) (jetstream.JetStream, func(), error) {
+	nc, err := f.dial(fs, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return js, nc.Close, nil
 }

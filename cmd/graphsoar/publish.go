@@ -36,15 +36,11 @@ the others are still published.`,
 			if eventPath == "" {
 				return &exitError{code: 2, err: errors.New("--event is required (a file, or - for JSON Lines on stdin)")}
 			}
-			nc, err := nf.dial(cmd.Flags(), "graphsoar-publish")
+			js, closeConn, err := nf.jetStream(cmd.Flags(), "graphsoar-publish")
 			if err != nil {
 				return err // exit 2 for options that do not fit; a connect error is redacted
 			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return err
-			}
+			defer closeConn()
 			p := &publisher{js: js, subject: strings.TrimSuffix(subject, ".>"), out: s.out, errOut: s.err}
 			ctx := cmd.Context()
 			if eventPath == "-" {
