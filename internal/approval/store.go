@@ -147,31 +147,49 @@ func (s *Store) decide(ctx context.Context, id string, to Status, by string) (Re
 	if by == "" {
 		return Record{}, fmt.Errorf("approval %s: a name is required (--by)", id)
 	}
-	for {
-		rec, rev, err := s.Get(ctx, id)
-		if err != nil {
-			return Record{}, err
-		}
+	rec, _, err := s.modify(ctx, id, func(rec *Record) (bool, error) {
 		now := s.now()
 		switch {
 		case rec.Status != Pending:
-			return rec, fmt.Errorf("approval %s: %w: %s by %s at %s", id, ErrDecided, rec.Status, rec.DecidedBy, rec.DecidedAt.Format(time.RFC3339))
+			return false, fmt.Errorf("approval %s: %w: %s by %s at %s", id, ErrDecided, rec.Status, rec.DecidedBy, rec.DecidedAt.Format(time.RFC3339))
 		case to != Expired && now.After(rec.Deadline):
-			return rec, fmt.Errorf("approval %s: %w: expired at %s", id, ErrDecided, rec.Deadline.Format(time.RFC3339))
+			return false, fmt.Errorf("approval %s: %w: expired at %s", id, ErrDecided, rec.Deadline.Format(time.RFC3339))
 		}
 		rec.Status, rec.DecidedBy, rec.DecidedAt = to, by, now
+		return true, nil
+	})
+	if err != nil {
+		return rec, err
+	}
+	// Decided: from here the sweep republishes the decision if this publish
+	// is lost.
+	return rec, s.publish(ctx, rec, "")
+}
+
+// modify reads the record of id, lets change edit it and stores it by
+// compare-and-set, reading it again when another writer came first (change
+// then sees what that writer left). change returns false to leave the
+// record as it is (modify reports false), or an error to stop with it; the
+// record as read comes back either way.
+func (s *Store) modify(ctx context.Context, id string, change func(*Record) (bool, error)) (Record, bool, error) {
+	for {
+		rec, rev, err := s.Get(ctx, id)
+		if err != nil {
+			return Record{}, false, err
+		}
+		if ok, err := change(&rec); err != nil || !ok {
+			return rec, false, err
+		}
 		b, err := json.Marshal(rec)
 		if err != nil {
-			return Record{}, err
+			return Record{}, false, err
 		}
 		if _, err := s.kv.Update(ctx, id, b, rev); errors.Is(err, kv.ErrConflict) {
-			continue // decided or finished meanwhile: look again
+			continue
 		} else if err != nil {
-			return Record{}, fmt.Errorf("approval %s: %w", id, err)
+			return Record{}, false, fmt.Errorf("approval %s: %w", id, err)
 		}
-		// Decided: from here the sweep republishes the decision if this
-		// publish is lost.
-		return rec, s.publish(ctx, rec, "")
+		return rec, true, nil
 	}
 }
 
@@ -196,24 +214,12 @@ func (s *Store) publish(ctx context.Context, rec Record, attempt string) error {
 // It reports false when the record was finished before, unless again (a
 // failed decision carried out again) says to record the new outcome.
 func (s *Store) Finish(ctx context.Context, id, result, errText string, again bool) (bool, error) {
-	for {
-		rec, rev, err := s.Get(ctx, id)
-		if err != nil {
-			return false, err
-		}
+	_, finished, err := s.modify(ctx, id, func(rec *Record) (bool, error) {
 		if rec.Done && !again {
 			return false, nil
 		}
 		rec.Done, rec.Result, rec.Error = true, result, errText
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return false, err
-		}
-		if _, err := s.kv.Update(ctx, id, b, rev); errors.Is(err, kv.ErrConflict) {
-			continue
-		} else if err != nil {
-			return false, fmt.Errorf("approval %s: %w", id, err)
-		}
 		return true, nil
-	}
+	})
+	return finished, err
 }

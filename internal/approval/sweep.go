@@ -2,14 +2,11 @@ package approval
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
-
-	"github.com/graphsoar/graphsoar/internal/kv"
 )
 
 // maxResends bounds how often a sweep publishes one decision again; the
@@ -41,9 +38,8 @@ func (s *Store) Sweep(ctx context.Context, republishAfter time.Duration) (expire
 			case !errors.Is(err, ErrDecided):
 				errs = append(errs, err)
 			}
-		case rec.Status != Pending && !rec.Done && rec.Resent < maxResends &&
-			now.Sub(lastSent(rec)) >= republishAfter<<rec.Resent:
-			sent, err := s.resend(ctx, rec.ID)
+		case resendDue(rec, now, republishAfter):
+			sent, err := s.resend(ctx, rec.ID, republishAfter)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -55,29 +51,31 @@ func (s *Store) Sweep(ctx context.Context, republishAfter time.Duration) (expire
 	return expired, republished, errors.Join(errs...)
 }
 
-func lastSent(rec Record) time.Time {
-	if rec.ResentAt.After(rec.DecidedAt) {
-		return rec.ResentAt
+// resendDue reports whether a decision not carried out is to be sent
+// again: republishAfter after it was made, then after twice as long as the
+// wait before, at most maxResends times.
+func resendDue(rec Record, now time.Time, republishAfter time.Duration) bool {
+	last := rec.DecidedAt
+	if rec.ResentAt.After(last) {
+		last = rec.ResentAt
 	}
-	return rec.DecidedAt
+	return rec.Status != Pending && !rec.Done && rec.Resent < maxResends && now.Sub(last) >= republishAfter<<rec.Resent
 }
 
-// resend counts a resend on the record (compare-and-set: one replica wins)
-// and publishes the decision again.
-func (s *Store) resend(ctx context.Context, id string) (bool, error) {
-	rec, rev, err := s.Get(ctx, id)
-	if err != nil || rec.Done || rec.Status == Pending {
+// resend counts a resend on the record, when it is still due (compare-and-
+// set: of replicas sweeping at once, one resends), and publishes the
+// decision again.
+func (s *Store) resend(ctx context.Context, id string, republishAfter time.Duration) (bool, error) {
+	rec, due, err := s.modify(ctx, id, func(rec *Record) (bool, error) {
+		now := s.now()
+		if !resendDue(*rec, now, republishAfter) {
+			return false, nil
+		}
+		rec.Resent, rec.ResentAt = rec.Resent+1, now
+		return true, nil
+	})
+	if err != nil || !due {
 		return false, err
-	}
-	rec.Resent, rec.ResentAt = rec.Resent+1, s.now()
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return false, err
-	}
-	if _, err := s.kv.Update(ctx, id, b, rev); errors.Is(err, kv.ErrConflict) {
-		return false, nil // another replica resent it, or the worker finished it
-	} else if err != nil {
-		return false, fmt.Errorf("approval %s: %w", id, err)
 	}
 	return true, s.publish(ctx, rec, ":resend"+strconv.Itoa(rec.Resent))
 }
