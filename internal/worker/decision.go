@@ -93,8 +93,7 @@ func (w *Worker) handleDecision(ctx context.Context, d *consume.Delivery, id str
 func (x *execution) carryOutApproved(ctx context.Context) consume.Result {
 	fresh, _, err := x.w.graph.GetIncident(ctx, x.ev.Tenant, x.ev.IncidentID)
 	if errors.Is(err, graph.ErrNotFound) {
-		m := x.plan.Matches[0]
-		x.audits = append(x.audits, x.auditEvent(m.Rule, m.Actions[0].Type, m.Actions[0].Params, "failed", err, graph.Info{}, 0))
+		x.auditFailed(err)
 		return consume.Acked() // nothing left to act on; the record says failed
 	}
 	if err != nil {
@@ -105,10 +104,15 @@ func (x *execution) carryOutApproved(ctx context.Context) consume.Result {
 	ops, err := reg.Operations(x.target(), x.planned())
 	if err != nil {
 		err = fmt.Errorf("approved action: %w", err)
-		m := x.plan.Matches[0]
-		x.audits = append(x.audits, x.auditEvent(m.Rule, m.Actions[0].Type, m.Actions[0].Params, "failed", err, graph.Info{}, 0))
+		x.auditFailed(err)
 		return consume.Dead("plan", err)
 	}
 	x.write(ctx, reg, ops)
 	return x.verdict()
+}
+
+// auditFailed audits the approved action as failed before any write.
+func (x *execution) auditFailed(err error) {
+	m := x.plan.Matches[0]
+	x.audits = append(x.audits, x.auditEvent(m.Rule, m.Actions[0].Type, m.Actions[0].Params, "failed", err, graph.Info{}, 0))
 }
